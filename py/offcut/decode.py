@@ -1,0 +1,148 @@
+"""Decode image bytes into upright 8-bit RGB plus the source's own alpha, if any.
+
+Handles EXIF orientation, palette and grey modes, CMYK, 16-bit and float images, and takes
+the first frame of animations. Formats Pillow cannot read are named in the error (sniffed
+from the file's magic bytes) so the UI can say "HEIC is not supported" rather than "corrupt".
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from offcut.errors import CorruptImage, EmptyFile, ImageTooLarge, UnsupportedFormat
+
+#: Largest source accepted, in pixels. 50 MP keeps the browser (wasm32, 4 GiB address space)
+#: well inside its memory with the banded post-processing; larger photos get a clear error.
+MAX_PIXELS = 50_000_000
+
+_MAGIC = [
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftyphevc", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (4, b"ftypmsf1", "HEIF"),
+    (4, b"ftypavif", "AVIF"),
+    (4, b"ftypavis", "AVIF"),
+    (0, b"%PDF", "PDF"),
+    (0, b"<svg", "SVG"),
+    (0, b"<?xml", "SVG"),
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"\xff\x0a", "JPEG XL"),
+    (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
+]
+
+
+@dataclass
+class Decoded:
+    """A decoded, upright image.
+
+    Attributes
+    ----------
+    rgb : ndarray of uint8, shape (H, W, 3), C-contiguous
+    alpha : ndarray of uint8, shape (H, W), or None
+        The source's own transparency, kept so that cutting out an already transparent PNG
+        never makes hidden pixels visible again.
+    icc_profile : bytes or None
+        Copied into PNG/JPEG exports: the pixel values are not colour-converted.
+    info : dict
+        ``format``, ``mode`` (as stored), ``width``, ``height`` (upright), ``frames``,
+        ``orientation`` (EXIF value, 1 when absent).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    icc_profile: bytes | None
+    info: dict = field(default_factory=dict)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Name a format Pillow may not read, from its magic bytes; None when unknown."""
+    head = data[:32]
+    for offset, magic, name in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Scale a 16-bit or float single-channel array to uint8."""
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        top = float(np.nanmax(array)) if array.size else 1.0
+        scale = 255.0 if top <= 1.0 else 255.0 / top
+        return np.clip(np.nan_to_num(array) * scale + 0.5, 0, 255).astype(np.uint8)
+    # Integer images from Pillow ('I', 'I;16') hold 16-bit samples; >8 keeps the top byte.
+    return np.clip(array.astype(np.int64) >> 8, 0, 255).astype(np.uint8)
+
+
+def _normalise_mode(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (rgb uint8 HxWx3, alpha uint8 HxW or None) for any Pillow mode."""
+    mode = image.mode
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        grey = _to_uint8(np.asarray(image))
+        return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2)), None
+    has_alpha = mode in ("RGBA", "LA", "La", "PA", "RGBa") or (
+        mode == "P" and "transparency" in image.info
+    ) or (mode in ("L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = np.ascontiguousarray(rgba[:, :, 3])
+        rgb = np.ascontiguousarray(rgba[:, :, :3])
+        return rgb, (None if alpha.min() == 255 else alpha)
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))), None
+
+
+def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded:
+    """Decode ``data`` (the whole file) into an upright :class:`Decoded`.
+
+    Raises
+    ------
+    EmptyFile, UnsupportedFormat, CorruptImage, ImageTooLarge
+    """
+    if not data:
+        raise EmptyFile("the file is empty (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        name = sniff_format(data)
+        if name:
+            raise UnsupportedFormat(f"{name} images cannot be decoded here", format=name) from exc
+        raise CorruptImage("not a readable image (unknown or damaged format)") from exc
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"{width}x{height} is {width * height / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.0f} MP",
+            width=width,
+            height=height,
+            limit=max_pixels,
+        )
+    frames = getattr(image, "n_frames", 1)
+    stored_mode = image.mode
+    try:
+        image.seek(0)
+        orientation = int(image.getexif().get(0x0112, 1) or 1)
+        # Pillow's own pixel-count guard would warn or raise on big images; ours ran above.
+        previous_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image.load()
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous_limit
+        upright = ImageOps.exif_transpose(image)
+        rgb, alpha = _normalise_mode(upright)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImage(f"the image data is damaged: {exc}") from exc
+    info = {
+        "format": image.format or "unknown",
+        "mode": stored_mode,
+        "width": int(rgb.shape[1]),
+        "height": int(rgb.shape[0]),
+        "frames": int(frames),
+        "orientation": orientation,
+    }
+    return Decoded(rgb=rgb, alpha=alpha, icc_profile=image.info.get("icc_profile"), info=info)

