@@ -1,0 +1,110 @@
+"""The browser seam: the only module that imports ``pyodide``/``js``.
+
+The worker (web/worker.js) calls these functions. Each returns a plain JS object:
+``{ok: true, ...}`` or ``{ok: false, code, message, details}``, so the worker never has to
+parse Python tracebacks. State between calls (the decoded image, the last cutout) lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+
+import numpy as np
+from js import Object
+from pyodide.ffi import to_js
+
+from offcut import pipeline
+from offcut.errors import OffcutError
+from offcut.records import ModelRecord
+
+_state: dict = {"job": None, "cutout": None}
+
+
+def _js(value: dict):
+    return to_js(value, dict_converter=Object.fromEntries)
+
+
+def _guarded(function):
+    """Turn exceptions into ``{ok: false, code, message, details}``."""
+
+    def wrapper(*args):
+        try:
+            return _js({"ok": True, **function(*args)})
+        except OffcutError as exc:
+            error = {"code": exc.code, "message": str(exc), "details": exc.details}
+        except MemoryError:
+            error = {"code": "out-of-memory", "message": "Python ran out of memory", "details": {}}
+        except Exception as exc:  # noqa: BLE001 - the seam reports every failure to the UI
+            error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}",
+                     "details": {"trace": traceback.format_exc(limit=6)}}
+        return _js({"ok": False, **error})
+
+    wrapper.__name__ = function.__name__
+    return wrapper
+
+
+def _progress(callback):
+    if callback is None:
+        return lambda stage, done, total: None
+    return lambda stage, done, total: callback(stage, done, total)
+
+
+@_guarded
+def start(data, record_json: str, progress=None) -> dict:
+    """Decode image bytes (a JS Uint8Array) and return the model input as a Float32Array."""
+    _state["job"] = _state["cutout"] = None  # free the previous image before decoding
+    record = ModelRecord.from_dict(json.loads(record_json))
+    job = pipeline.start(data.to_bytes(), record, _progress(progress))
+    _state["job"] = job
+    info = job.decoded.info
+    return {
+        "input": memoryview(job.model_input.reshape(-1)),
+        "shape": list(job.model_input.shape),
+        "width": info["width"],
+        "height": info["height"],
+        "info": info,
+    }
+
+
+@_guarded
+def complete(output, refine_edges: bool, progress=None) -> dict:
+    """Take the model's mask (a JS Float32Array) and return the transparent PNG preview."""
+    job = _state["job"]
+    if job is None:
+        raise OffcutError("no image is waiting for a model output")
+    mask = np.frombuffer(output.to_bytes(), dtype=np.float32)
+    report = _progress(progress)
+    cutout = pipeline.complete(job, mask, refine_edges=bool(refine_edges), progress=report)
+    _state["cutout"], _state["job"] = cutout, None
+    t0 = time.perf_counter()
+    report("encode", 0, 1)
+    png, mime = pipeline.render(cutout)
+    cutout.timings["encode"] = time.perf_counter() - t0
+    return {
+        "preview": memoryview(png),
+        "mime": mime,
+        "width": int(cutout.alpha.shape[1]),
+        "height": int(cutout.alpha.shape[0]),
+        "timings": cutout.timings,
+    }
+
+
+@_guarded
+def render(options_json: str, progress=None) -> dict:
+    """Render the last cutout with export options (background, format, quality)."""
+    cutout = _state["cutout"]
+    if cutout is None:
+        raise OffcutError("there is no cutout to export yet")
+    options = pipeline.ExportOptions.from_dict(json.loads(options_json))
+    report = _progress(progress)
+    report("encode", 0, 1)
+    data, mime = pipeline.render(cutout, options)
+    report("encode", 1, 1)
+    return {
+        "bytes": memoryview(data),
+        "mime": mime,
+        "width": int(cutout.alpha.shape[1]),
+        "height": int(cutout.alpha.shape[0]),
+    }

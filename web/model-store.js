@@ -1,0 +1,118 @@
+// Model files: downloaded in parts with byte progress, verified by SHA-256, cached in
+// IndexedDB. A cached copy is re-verified on every load; a bad one is discarded and fetched
+// again. Failing to cache (full disk, private mode) is a warning, never an error.
+
+const DB_NAME = 'offcut';
+const STORE = 'models';
+
+export class StoreError extends Error {
+  constructor(code, message, details = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+function openDatabase() {
+  const open = indexedDB.open(DB_NAME, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore(STORE, { keyPath: 'id' });
+  return request(open);
+}
+
+async function withStore(db, mode, action) {
+  const tx = db.transaction(STORE, mode);
+  const result = await request(action(tx.objectStore(STORE)));
+  await new Promise((resolve, reject) => {
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new DOMException('aborted', 'AbortError'));
+  });
+  return result;
+}
+
+export async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function download(entry, progress, signal) {
+  const total = entry.parts.reduce((sum, part) => sum + part.bytes, 0);
+  const bytes = new Uint8Array(total);
+  let done = 0;
+  progress('model-download', 0, total);
+  for (const part of entry.parts) {
+    const url = new URL(part.url, self.location.href).href;
+    let response;
+    try {
+      response = await fetch(url, { signal, cache: 'no-cache' });
+    } catch (error) {
+      if (error.name === 'AbortError') throw error;
+      throw new StoreError('download-failed', `${url}: ${error.message}`, { url });
+    }
+    if (!response.ok) {
+      throw new StoreError('download-failed', `${url}: HTTP ${response.status}`,
+        { url, status: response.status });
+    }
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done: finished, value } = await reader.read();
+      if (finished) break;
+      if (done + value.length > total) {
+        throw new StoreError('hash-mismatch', `${entry.id}: more bytes than the index says`);
+      }
+      bytes.set(value, done);
+      done += value.length;
+      progress('model-download', done, total);
+    }
+  }
+  if (done !== total) throw new StoreError('hash-mismatch', `${entry.id}: got ${done} of ${total} bytes`);
+  return bytes;
+}
+
+/**
+ * The verified bytes of a model. Resolves {bytes: Uint8Array, cached: boolean}.
+ * `warn(code, message)` reports cache problems; they never stop the model from loading.
+ */
+export async function loadModel(entry, { progress, signal, warn }) {
+  let db = null;
+  try {
+    db = await openDatabase();
+  } catch (error) {
+    warn('storage-unavailable', `IndexedDB: ${error && error.message}`);
+  }
+  if (db) {
+    const cached = await withStore(db, 'readonly', (s) => s.get(entry.id)).catch(() => null);
+    if (cached) {
+      progress('model-verify', 0, 1);
+      const ok = cached.sha256 === entry.sha256 && (await sha256Hex(cached.bytes)) === entry.sha256;
+      progress('model-verify', 1, 1);
+      if (ok) return { bytes: new Uint8Array(cached.bytes), cached: true };
+      warn('cache-corrupt', `cached ${entry.id} failed verification; downloading it again`);
+      await withStore(db, 'readwrite', (s) => s.delete(entry.id)).catch(() => {});
+    }
+  }
+  const bytes = await download(entry, progress, signal);
+  progress('model-verify', 0, 1);
+  const actual = await sha256Hex(bytes);
+  progress('model-verify', 1, 1);
+  if (actual !== entry.sha256) {
+    throw new StoreError('hash-mismatch', `${entry.id}: sha256 ${actual} != ${entry.sha256}`);
+  }
+  if (db) {
+    try {
+      await withStore(db, 'readwrite',
+        (s) => s.put({ id: entry.id, sha256: entry.sha256, bytes: bytes.buffer, savedAt: Date.now() }));
+    } catch (error) {
+      const full = error && (error.name === 'QuotaExceededError' || /quota/i.test(error.message));
+      warn(full ? 'storage-full' : 'storage-unavailable', `could not cache ${entry.id}: ${error && error.message}`);
+    }
+  }
+  return { bytes, cached: false };
+}

@@ -1,0 +1,264 @@
+// The worker owns Pyodide (our Python pipeline) and onnxruntime-web (the model).
+// Protocol (see bridge.js): in {id, type, payload}; out {id, type: 'progress'|'result'|'error'}
+// and {type: 'warning', code, message}. One request runs at a time; 'cancel' is handled at once
+// and takes effect at the next stage boundary (a running model step cannot be interrupted).
+
+import { loadModel, StoreError } from './model-store.js';
+
+const here = (path) => new URL(path, import.meta.url).href;
+
+const state = {
+  pyodide: null,
+  py: null, // the offcut.web module
+  ort: null,
+  models: null, // models/index.json entries
+  model: null, // current entry
+  modelBytes: null, // kept for a WASM fallback session when WebGPU fails
+  session: null,
+  backend: null, // 'webgpu' | 'wasm'
+  preferred: 'auto', // 'auto' | 'webgpu' | 'wasm'
+  threads: 1,
+  booting: null,
+};
+const cancelled = new Set();
+const controllers = new Map(); // request id -> AbortController for downloads
+let queue = Promise.resolve();
+
+class WorkerError extends Error {
+  constructor(code, message, details = {}) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+const post = (message, transfer = []) => self.postMessage(message, transfer);
+const warn = (code, message, details = {}) => post({ type: 'warning', code, message, details });
+const seconds = (t0) => (performance.now() - t0) / 1000;
+
+function checkCancelled(id) {
+  if (cancelled.has(id)) throw new WorkerError('cancelled', 'cancelled');
+}
+
+/** Call an offcut.web function; its result is {ok, ...} or {ok: false, code, message}. */
+function callPython(name, ...args) {
+  const result = state.py[name](...args);
+  if (!result.ok) throw new WorkerError(result.code, result.message, result.details || {});
+  return result;
+}
+
+async function bootPython(progress) {
+  const t0 = performance.now();
+  progress('runtime', 0, 1);
+  const { loadPyodide } = await import('./pyodide/pyodide.mjs');
+  const pyodide = await loadPyodide({ indexURL: here('./pyodide/') });
+  const bootSeconds = seconds(t0);
+  progress('packages', 0, 1);
+  await pyodide.loadPackage(['numpy', 'pillow'], { messageCallback: () => {} });
+  const zip = await (await fetch(here('./py/offcut.zip'))).arrayBuffer();
+  pyodide.unpackArchive(zip, 'zip', { extractDir: '/home/pyodide/offcut-py' });
+  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/offcut-py')");
+  state.py = pyodide.pyimport('offcut.web');
+  state.pyodide = pyodide;
+  progress('packages', 1, 1);
+  return { pyodideBoot: bootSeconds, pythonReady: seconds(t0) };
+}
+
+async function loadOrt() {
+  const ort = await import('./ort/ort.min.mjs');
+  ort.env.wasm.wasmPaths = here('./ort/');
+  // Threads need cross-origin isolation (COOP/COEP); without it ORT would silently use one.
+  state.threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
+  ort.env.wasm.numThreads = state.threads;
+  ort.env.logLevel = 'error';
+  state.ort = ort;
+}
+
+async function webgpuAvailable() {
+  if (!('gpu' in navigator)) return false;
+  try {
+    return Boolean(await navigator.gpu.requestAdapter());
+  } catch {
+    return false;
+  }
+}
+
+async function createSession(bytes) {
+  const { ort } = state;
+  const wantGpu = state.preferred !== 'wasm' && (await webgpuAvailable());
+  if (wantGpu) {
+    try {
+      state.session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
+      state.backend = 'webgpu';
+      return;
+    } catch (error) {
+      warn('webgpu-failed', `WebGPU session failed, using WASM: ${error.message}`);
+    }
+  } else if (state.preferred === 'webgpu') {
+    warn('webgpu-failed', 'no WebGPU adapter; using WASM');
+  }
+  state.session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  state.backend = 'wasm';
+}
+
+async function setModel(id, modelId, progress) {
+  const entry = state.models.find((m) => m.id === modelId);
+  if (!entry) throw new WorkerError('invalid-option', `unknown model ${modelId}`);
+  if (state.model && state.model.id === modelId && state.session) {
+    return { modelId, backend: state.backend, threads: state.threads, cached: true, timings: {} };
+  }
+  const t0 = performance.now();
+  const controller = new AbortController();
+  controllers.set(id, controller);
+  let loaded;
+  try {
+    loaded = await loadModel(entry, { progress, signal: controller.signal, warn });
+  } finally {
+    controllers.delete(id);
+  }
+  checkCancelled(id);
+  const tLoaded = seconds(t0);
+  progress('session', 0, 1);
+  if (state.session) await state.session.release().catch(() => {});
+  state.session = null;
+  await createSession(loaded.bytes);
+  state.model = entry;
+  state.modelBytes = loaded.bytes;
+  progress('session', 1, 1);
+  return {
+    modelId,
+    backend: state.backend,
+    threads: state.threads,
+    cached: loaded.cached,
+    timings: { modelLoad: tLoaded, session: seconds(t0) - tLoaded },
+  };
+}
+
+async function init(id, payload, progress) {
+  const t0 = performance.now();
+  state.preferred = payload.backend || 'auto';
+  const indexPromise = fetch(here('./models/index.json')).then((r) => {
+    if (!r.ok) throw new WorkerError('download-failed', `models/index.json: HTTP ${r.status}`);
+    return r.json();
+  });
+  // Python boots while the model downloads: they do not depend on each other.
+  const python = bootPython(progress);
+  await loadOrt();
+  state.models = await indexPromise;
+  const model = await setModel(id, payload.modelId || state.models[0].id, progress);
+  const pythonTimings = await python;
+  return {
+    ...model,
+    models: state.models.map(({ parts, ...record }) => record),
+    crossOriginIsolated: self.crossOriginIsolated,
+    timings: { ...model.timings, ...pythonTimings, ready: seconds(t0) },
+  };
+}
+
+async function runModel(input, shape) {
+  const { ort, model } = state;
+  const tensor = new ort.Tensor('float32', input, shape);
+  const outputs = await state.session.run({ [model.input.name]: tensor });
+  const name = state.session.outputNames[model.output.index];
+  const data = outputs[name].data.slice();
+  for (const value of Object.values(outputs)) value.dispose?.();
+  return data;
+}
+
+async function process(id, payload, progress) {
+  if (!state.session) throw new WorkerError('internal', 'the model is not loaded yet');
+  const started = callPython('start', new Uint8Array(payload.bytes), JSON.stringify(state.model), progress);
+  const input = started.input.slice(); // own copy: the Python heap view may move
+  checkCancelled(id);
+  progress('model', 0, 1);
+  const t0 = performance.now();
+  let output;
+  try {
+    output = await runModel(input, started.shape);
+  } catch (error) {
+    if (state.backend !== 'webgpu') throw new WorkerError('model-failed', error.message);
+    // Any WebGPU failure: rebuild on WASM and run again; the image is still processed.
+    warn('webgpu-failed', `WebGPU run failed, using WASM: ${error.message}`);
+    state.preferred = 'wasm';
+    await createSession(state.modelBytes);
+    output = await runModel(input, started.shape);
+  }
+  const modelSeconds = seconds(t0);
+  progress('model', 1, 1);
+  checkCancelled(id);
+  const done = callPython('complete', output, payload.refineEdges !== false, progress);
+  const preview = done.preview.slice();
+  if (started.info.frames > 1) {
+    warn('animated-first-frame', `animated image: frame 1 of ${started.info.frames} used`,
+      { frames: started.info.frames });
+  }
+  return {
+    result: {
+      width: done.width,
+      height: done.height,
+      info: started.info,
+      preview: preview.buffer,
+      mime: done.mime,
+      backend: state.backend,
+      modelId: state.model.id,
+      timings: { ...done.timings, model: modelSeconds },
+    },
+    transfer: [preview.buffer],
+  };
+}
+
+function render(payload, progress) {
+  const done = callPython('render', JSON.stringify(payload), progress);
+  const bytes = done.bytes.slice();
+  return {
+    result: { bytes: bytes.buffer, mime: done.mime, width: done.width, height: done.height },
+    transfer: [bytes.buffer],
+  };
+}
+
+function describe(error) {
+  if (error instanceof WorkerError || error instanceof StoreError) {
+    return { code: error.code, message: error.message, details: error.details };
+  }
+  if (error && error.name === 'AbortError') return { code: 'cancelled', message: 'cancelled', details: {} };
+  const text = String((error && error.message) || error);
+  const code = /memory|allocation/i.test(text) ? 'out-of-memory' : 'internal';
+  return { code, message: text, details: {} };
+}
+
+async function handle(id, type, payload) {
+  const progress = (stage, done, total) => post({ id, type: 'progress', stage, done, total });
+  try {
+    checkCancelled(id);
+    let outcome;
+    if (type === 'init') {
+      state.booting = state.booting || init(id, payload, progress);
+      outcome = { result: await state.booting };
+    } else {
+      if (state.booting) await state.booting.catch(() => {});
+      if (type === 'set-model') outcome = { result: await setModel(id, payload.modelId, progress) };
+      else if (type === 'process') outcome = await process(id, payload, progress);
+      else if (type === 'render') outcome = render(payload, progress);
+      else throw new WorkerError('internal', `unknown request ${type}`);
+    }
+    post({ id, type: 'result', result: outcome.result }, outcome.transfer || []);
+  } catch (error) {
+    if (type === 'init') state.booting = null; // let the UI retry
+    post({ id, type: 'error', ...describe(error) });
+  } finally {
+    cancelled.delete(id);
+  }
+}
+
+self.onmessage = ({ data }) => {
+  const { id, type, payload } = data;
+  if (type === 'cancel') {
+    cancelled.add(payload.target);
+    controllers.get(payload.target)?.abort();
+    return;
+  }
+  queue = queue.then(() => handle(id, type, payload || {}));
+};
