@@ -116,7 +116,8 @@ def build_pyodide(modules: Path, out: Path) -> list[dict]:
         shutil.copy2(source / name, out / name)
     lock = json.loads((source / "pyodide-lock.json").read_text())
     if lock["info"]["version"] != PYODIDE_VERSION:
-        raise SystemExit(f"node_modules has Pyodide {lock['info']['version']}, pinned {PYODIDE_VERSION}")
+        found = lock["info"]["version"]
+        raise SystemExit(f"node_modules has Pyodide {found}, pinned {PYODIDE_VERSION}")
     wanted = {name: lock["packages"][name] for name in PYODIDE_PACKAGES}
     shipped = []
     for entry in wanted.values():
@@ -311,7 +312,9 @@ def test(pytest_args: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="fetch, verify and assemble dist/")
     serve_parser = sub.add_parser("serve", help="build, then serve dist/")

@@ -113,17 +113,20 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded:
         if name:
             raise UnsupportedFormat(f"{name} images cannot be decoded here", format=name) from exc
         raise CorruptImage("not a readable image (unknown or damaged format)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptImage(f"the image header is damaged: {exc}") from exc
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLarge(
-            f"{width}x{height} is {width * height / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.0f} MP",
+            f"{width}x{height} is {width * height / 1e6:.1f} MP; "
+            f"the limit is {max_pixels / 1e6:.0f} MP",
             width=width,
             height=height,
             limit=max_pixels,
         )
-    frames = getattr(image, "n_frames", 1)
     stored_mode = image.mode
     try:
+        frames = getattr(image, "n_frames", 1)
         image.seek(0)
         orientation = int(image.getexif().get(0x0112, 1) or 1)
         # Pillow's own pixel-count guard would warn or raise on big images; ours ran above.

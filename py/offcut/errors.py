@@ -20,7 +20,7 @@ class EmptyFile(OffcutError):
 
 
 class UnsupportedFormat(OffcutError):
-    """A format Pillow cannot decode here (HEIC, AVIF, RAW, PDF...). ``details['format']`` names it."""
+    """A format Pillow cannot decode here (HEIC, AVIF, PDF...); ``details['format']`` names it."""
 
     code = "unsupported-format"
 

@@ -1,0 +1,152 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from offcut.decode import decode, sniff_format
+from offcut.errors import CorruptImage, EmptyFile, ImageTooLarge, UnsupportedFormat
+
+
+def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def pattern(width: int = 5, height: int = 3) -> np.ndarray:
+    """An asymmetric RGB pattern: every pixel distinct, so any flip or rotation shows."""
+    values = np.arange(width * height * 3, dtype=np.uint8).reshape(height, width, 3) * 5
+    return values
+
+
+# Orientation -> what a viewer must do to the stored pixels (numpy, independent of Pillow).
+ORIENTATIONS = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(ORIENTATIONS))
+def test_exif_orientation_gives_upright_pixels(orientation):
+    stored = pattern()
+    image = Image.fromarray(stored)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    decoded = decode(encode(image, "PNG", exif=exif.tobytes()))
+    expected = ORIENTATIONS[orientation](stored)
+    assert decoded.rgb.shape == expected.shape
+    np.testing.assert_array_equal(decoded.rgb, expected)
+    assert decoded.info["orientation"] == orientation
+    assert decoded.info["width"] == expected.shape[1]
+
+
+def test_rgb_is_uint8_hwc_contiguous():
+    decoded = decode(encode(Image.fromarray(pattern())))
+    assert decoded.rgb.dtype == np.uint8
+    assert decoded.rgb.flags.c_contiguous
+    assert decoded.alpha is None
+
+
+def test_palette_with_transparency_keeps_alpha():
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    image.putpixel((1, 1), 1)
+    data = encode(image, "PNG", transparency=0)
+    decoded = decode(data)
+    assert decoded.alpha is not None and decoded.alpha.dtype == np.uint8
+    assert decoded.alpha[1, 1] == 255 and decoded.alpha[0, 0] == 0
+    assert tuple(decoded.rgb[1, 1]) == (0, 255, 0)
+
+
+def test_grey_with_alpha():
+    grey = np.full((3, 3), 100, np.uint8)
+    alpha = np.array([[0, 128, 255]] * 3, np.uint8)
+    image = Image.fromarray(np.dstack([grey, alpha]), "LA")
+    decoded = decode(encode(image))
+    np.testing.assert_array_equal(decoded.rgb[..., 0], grey)
+    np.testing.assert_array_equal(decoded.alpha, alpha)
+
+
+def test_opaque_alpha_is_dropped():
+    rgba = np.dstack([pattern(), np.full((3, 5), 255, np.uint8)])
+    assert decode(encode(Image.fromarray(rgba, "RGBA"))).alpha is None
+
+
+def test_cmyk_jpeg_becomes_rgb():
+    image = Image.new("CMYK", (8, 8), (0, 255, 255, 0))  # pure red in CMYK
+    decoded = decode(encode(image, "JPEG", quality=100))
+    assert decoded.info["mode"] == "CMYK"
+    red, green, blue = decoded.rgb[4, 4].astype(int)
+    assert red > 200 and green < 60 and blue < 60
+
+
+def test_sixteen_bit_grey_scales_to_eight_bits():
+    values = np.array([[0, 257 * 128, 65535]], dtype=np.uint16)
+    image = Image.new("I;16", (3, 1))
+    image.frombytes(values.astype("<u2").tobytes())
+    data = encode(image, "PNG")
+    assert Image.open(io.BytesIO(data)).mode.startswith("I")  # really 16-bit on disk
+    decoded = decode(data)
+    assert decoded.rgb.dtype == np.uint8
+    np.testing.assert_array_equal(decoded.rgb[0, :, 0], [0, 128, 255])
+
+
+def test_one_bit_image():
+    image = Image.new("1", (4, 2), 1)
+    decoded = decode(encode(image))
+    assert decoded.rgb.shape == (2, 4, 3) and decoded.rgb.max() == 255
+
+
+def test_animated_gif_uses_first_frame():
+    frames = [Image.new("RGB", (6, 6), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    decoded = decode(data)
+    assert decoded.info["frames"] == 2
+    assert decoded.rgb[0, 0, 0] > 200 and decoded.rgb[0, 0, 2] < 50
+
+
+def test_empty_file():
+    with pytest.raises(EmptyFile) as info:
+        decode(b"")
+    assert info.value.code == "empty-file"
+
+
+def test_garbage_is_corrupt():
+    with pytest.raises(CorruptImage):
+        decode(b"this is not an image at all")
+
+
+def test_truncated_jpeg_is_corrupt():
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)
+    data = encode(Image.fromarray(noise), "JPEG")
+    with pytest.raises(CorruptImage):
+        decode(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [
+        (b"\x00\x00\x00\x18ftypheic", "HEIC"),
+        (b"\x00\x00\x00\x1cftypavif", "AVIF"),
+        (b"%PDF-1.7", "PDF"),
+    ],
+)
+def test_unsupported_formats_are_named(head, name):
+    assert sniff_format(head + b"\x00" * 32) == name
+    with pytest.raises(UnsupportedFormat) as info:
+        decode(head + b"\x00" * 64)
+    assert info.value.details["format"] == name
+
+
+def test_too_large_is_refused_before_decoding():
+    data = encode(Image.new("RGB", (400, 300)), "PNG")
+    with pytest.raises(ImageTooLarge) as info:
+        decode(data, max_pixels=100_000)
+    assert info.value.details == {"width": 400, "height": 300, "limit": 100_000}

@@ -1,0 +1,65 @@
+"""The built site (``python3 build.py test`` builds dist/ before pytest runs)."""
+
+import hashlib
+import json
+import re
+
+import pytest
+
+from conftest import ROOT
+
+DIST = ROOT / "dist"
+pytestmark = pytest.mark.skipif(not (DIST / "index.html").exists(), reason="dist/ not built")
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_pyodide_wheels_match_the_lock():
+    lock = json.loads((DIST / "pyodide" / "pyodide-lock.json").read_text())
+    assert sorted(lock["packages"]) == ["numpy", "pillow"]
+    assert lock["info"]["version"] == "0.27.7"
+    for entry in lock["packages"].values():
+        assert sha256(DIST / "pyodide" / entry["file_name"]) == entry["sha256"]
+
+
+def test_model_parts_reassemble_to_the_pinned_hash():
+    index = json.loads((DIST / "models" / "index.json").read_text())
+    assert {entry["id"] for entry in index} == {"u2netp", "isnet-medium"}
+    for entry in index:
+        digest = hashlib.sha256()
+        for part in entry["parts"]:
+            data = (DIST / part["url"]).read_bytes()
+            assert len(data) == part["bytes"] <= 4 * 1024 * 1024
+            digest.update(data)
+        assert digest.hexdigest() == entry["sha256"]
+
+
+def test_notices_name_every_shipped_asset():
+    notices = (DIST / "NOTICES.txt").read_text()
+    for needle in ("Pyodide 0.27.7", "MPL-2.0", "numpy 2.0.2", "Pillow 10.2.0",
+                   "onnxruntime-web 1.30.0", "u2netp", "Apache-2.0", "isnet-medium", "AGPL-3.0"):
+        assert needle in notices, needle
+
+
+def test_page_has_a_strict_csp_and_no_third_party_origin():
+    html = (DIST / "index.html").read_text()
+    csp = re.search(r'http-equiv="Content-Security-Policy"\s+content="([^"]+)"', html)
+    assert csp, "no CSP meta tag"
+    policy = csp.group(1)
+    assert "default-src 'self'" in policy and "connect-src 'self'" in policy
+    assert "unsafe-inline" not in policy and "http" not in policy
+    for path in DIST.rglob("*"):
+        if path.suffix in (".html", ".js", ".css") and path.parent.name not in ("ort", "pyodide"):
+            text = path.read_text()
+            assert not re.search(r"""(src|href)=["']https?://""", text), path
+            assert "fetch('http" not in text and 'fetch("http' not in text, path
+
+
+def test_service_worker_has_a_build_id_and_precache_list():
+    sw = (DIST / "sw.js").read_text()
+    manifest = json.loads((DIST / "precache.json").read_text())
+    assert "__BUILD_ID__" not in sw and manifest["build"] in sw
+    assert "index.html" in manifest["files"] and "worker.js" in manifest["files"]
+    assert not any(name.startswith("models/") for name in manifest["files"])

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from offcut.errors import ModelOutputError
+from offcut.finish import finish, mask_from_output, quantise_alpha
+from offcut.prepare import prepare
+
+
+def test_prepare_u2netp_divides_by_max_then_imagenet(records):
+    record = records["u2netp"]
+    rgb = np.full((40, 60, 3), 200, np.uint8)
+    rgb[0, 0] = 100
+    x = prepare(rgb, record)
+    assert x.dtype == np.float32 and x.shape == (1, 3, 320, 320) and x.flags.c_contiguous
+    # Mostly 200/200 = 1.0 after division by the max, then (1 - mean) / std per channel.
+    for channel in range(3):
+        expected = (1.0 - record.mean[channel]) / record.std[channel]
+        assert np.median(x[0, channel]) == pytest.approx(expected, abs=1e-5)
+
+
+def test_prepare_isnet_scale(records):
+    record = records["isnet-medium"]
+    rgb = np.full((10, 10, 3), 64, np.uint8)
+    x = prepare(rgb, record)
+    assert x.shape == (1, 3, 1024, 1024) and x.dtype == np.float32
+    np.testing.assert_allclose(x, (64 - 128) / 256, atol=1e-6)
+
+
+def test_mask_minmax(records):
+    output = np.linspace(-3, 5, 320 * 320, dtype=np.float32).reshape(1, 1, 320, 320)
+    mask = mask_from_output(output, records["u2netp"])
+    assert mask.dtype == np.float32 and mask.shape == (320, 320)
+    assert mask.min() == 0.0 and mask.max() == 1.0
+
+
+def test_flat_output_is_empty_mask(records):
+    mask = mask_from_output(np.full((320, 320), 0.7, np.float32), records["u2netp"])
+    assert mask.max() == 0.0
+
+
+def test_isnet_output_is_clipped_not_stretched(records):
+    output = np.full((1, 1, 1024, 1024), 0.25, np.float32)
+    output[..., :10, :] = 1.2
+    mask = mask_from_output(output, records["isnet-medium"])
+    assert mask[500, 500] == pytest.approx(0.25) and mask.max() == 1.0
+
+
+def test_wrong_shape_and_nan_are_reported(records):
+    with pytest.raises(ModelOutputError):
+        mask_from_output(np.zeros((1, 1, 100, 100), np.float32), records["u2netp"])
+    bad = np.zeros((320, 320), np.float32)
+    bad[3, 3] = np.nan
+    with pytest.raises(ModelOutputError):
+        mask_from_output(bad, records["u2netp"])
+
+
+def test_finish_returns_full_resolution_float32(records):
+    rgb = np.zeros((123, 457, 3), np.uint8)
+    output = np.zeros((320, 320), np.float32)
+    output[:, 160:] = 1
+    for refine_edges in (False, True):
+        alpha = finish(output, records["u2netp"], rgb, refine_edges=refine_edges)
+        assert alpha.shape == (123, 457) and alpha.dtype == np.float32
+        assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+        assert alpha[:, :200].max() < 0.05 and alpha[:, 260:].min() > 0.95
+
+
+def test_quantise_alpha_rounds_and_applies_source_alpha():
+    alpha = np.array([[0.0, 0.5, 1.0, 1.0]], np.float32)
+    source = np.array([[255, 255, 255, 128]], np.uint8)
+    np.testing.assert_array_equal(quantise_alpha(alpha), [[0, 128, 255, 255]])
+    np.testing.assert_array_equal(quantise_alpha(alpha, source), [[0, 128, 255, 128]])
