@@ -1,0 +1,426 @@
+// Offcut's main thread: wires the controls to the worker (through bridge.js) and keeps the
+// page's state. Everything slow happens in the worker; this file only decides what to ask
+// for, shows progress, and makes sure a failure never loses what the user already has.
+
+import { OffcutWorker } from './bridge.js';
+import { backendLabel, timingsText } from './messages.js';
+import { setUpInput } from './ui/input.js';
+import { Notices } from './ui/notices.js';
+import { Options } from './ui/options.js';
+import { ProgressCard } from './ui/progress.js';
+import { cutoutFileName, saveBlob } from './ui/save-file.js';
+import { registerServiceWorker } from './ui/service-worker.js';
+import { CompareViewer } from './ui/viewer.js';
+
+const $ = (id) => document.getElementById(id);
+const FORMAT_NAMES = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
+// Warnings that describe one particular image; a new image makes them stale.
+const PER_IMAGE_WARNINGS = ['multiple-files', 'animated-first-frame', 'original-not-shown', 'no-image-in-clipboard'];
+// Thrown into a job's callers when a newer job replaced it: they must stay quiet.
+const SUPERSEDED = Symbol('superseded');
+
+const state = {
+  worker: null,
+  workerBroken: false, // the worker died: the next request needs a fresh one
+  ready: false, // init finished: a model is loaded
+  models: [],
+  modelId: null, // the model the worker has loaded
+  queued: null, // a source chosen before the engine was ready
+  shown: null, // what is on screen: {source, previewUrl, width, height, key}
+  job: null, // the one request in flight that Cancel or a newer request may stop
+  workerHolds: null, // key of the cutout the worker keeps for render()
+  retry: null,
+  threads: 0,
+  nextSourceId: 1,
+};
+
+const options = new Options({
+  onModelChange: (modelId) => switchModel(modelId),
+  onRefineChange: () => rerun(),
+  onLookChange: () => showLook(),
+  onNotice: () => announce('JPEG cannot be transparent, so the background is now white.'),
+});
+const notices = new Notices({ onRetry: () => state.retry?.(), onDismiss: () => setState(idleState()) });
+const progress = new ProgressCard({ announce, onCancel: cancelByUser });
+const viewer = new CompareViewer({
+  onZoom: (scale) => { $('zoom-level').textContent = `${Math.round(scale * 100)}%`; },
+  onOriginalMissing: () => notices.warn({ code: 'original-not-shown' }),
+});
+
+// ---------------------------------------------------------------- page state
+
+function setState(name) {
+  document.body.dataset.state = name;
+  const busy = name === 'processing' || name === 'booting';
+  $('download').disabled = !state.shown || busy;
+  // On the image area only: aria-busy on <body> would also silence the live status line.
+  $('workspace').setAttribute('aria-busy', String(busy));
+}
+
+function idleState() {
+  if (!state.ready) return 'booting';
+  return state.shown ? 'done' : 'ready';
+}
+
+function announce(text) {
+  $('status-text').textContent = text;
+}
+
+function showBackend(backend, threads) {
+  if (!backend) return;
+  document.body.dataset.backend = backend;
+  $('status-backend').textContent = `Running on ${backendLabel(backend, threads)}`;
+}
+
+function modelLabel(modelId) {
+  const record = state.models.find((model) => model.id === modelId);
+  if (record?.label) return record.label;
+  const input = document.querySelector(`input[name="model"][value="${modelId}"]`);
+  return input?.closest('label')?.querySelector('strong')?.textContent || '';
+}
+
+function showModelCredit(modelId) {
+  const record = state.models.find((model) => model.id === modelId);
+  const holder = $('footer-model');
+  if (!record) return;
+  const link = document.createElement('a');
+  link.href = record.homepage;
+  link.rel = 'noopener noreferrer';
+  link.textContent = record.title || record.id;
+  holder.replaceChildren('Model: ', link, ` (${record.licence})`);
+}
+
+// ---------------------------------------------------------------- jobs
+
+/** Make `request` the current job. Its promise rejects with SUPERSEDED if replaced. */
+function track(request, kind, onCancel) {
+  const job = { request, kind, onCancel };
+  state.job = job;
+  return request.then(
+    (result) => {
+      if (state.job !== job) throw SUPERSEDED;
+      state.job = null;
+      progress.stop();
+      return result;
+    },
+    (error) => {
+      if (state.job !== job) throw SUPERSEDED;
+      state.job = null;
+      progress.stop();
+      throw error;
+    },
+  );
+}
+
+function cancelJob({ revert = true } = {}) {
+  const job = state.job;
+  if (!job) return;
+  state.job = null;
+  job.request.cancel();
+  if (revert) job.onCancel?.();
+  progress.stop();
+}
+
+function cancelByUser() {
+  const kind = state.job?.kind;
+  cancelJob();
+  if (kind === 'process') showPending(null);
+  setState(idleState());
+  announce(kind === 'model' ? `Kept the ${modelLabel(state.modelId)} model.` : 'Cancelled.');
+}
+
+/** A request failed: say so (unless cancelled), keep whatever is on screen, offer Retry. */
+function failed(error, retry) {
+  if (error === SUPERSEDED) return;
+  if (error?.code === 'cancelled') {
+    setState(idleState());
+    return;
+  }
+  if (error?.code === 'worker-crashed') state.workerBroken = true;
+  state.retry = retry ? () => (state.workerBroken ? startEngine({ then: retry }) : retry()) : null;
+  if (!notices.showError(error, { canRetry: Boolean(retry) })) return;
+  setState('error');
+  announce(state.shown ? 'That did not work; your previous result is still here.' : 'That did not work.');
+  $('error').scrollIntoView({ block: 'nearest' });
+  if (!error?.code) console.error(error); // a bug of ours: the trace goes to the console only
+}
+
+// ---------------------------------------------------------------- engine
+
+/** `?backend=wasm` (or webgpu) in the address forces a backend, for comparing and debugging. */
+function backendOverride() {
+  const backend = new URLSearchParams(location.search).get('backend');
+  return ['wasm', 'webgpu'].includes(backend) ? { backend } : {};
+}
+
+/** (Re)start the worker and load the chosen model; `then` runs once it is ready. */
+async function startEngine({ then } = {}) {
+  cancelJob({ revert: false });
+  state.worker?.terminate();
+  state.ready = false;
+  state.workerBroken = false;
+  state.workerHolds = null;
+  const worker = new OffcutWorker();
+  worker.onWarning = (warning) => notices.warn(warning);
+  // The bridge only fails requests in flight; a worker that dies while idle must be noticed too.
+  worker.worker.addEventListener('error', () => { state.workerBroken = true; });
+  state.worker = worker;
+
+  const modelId = options.modelId;
+  options.setModelsEnabled(false);
+  setState('booting');
+  progress.start('Starting the engine', { modelLabel: modelLabel(modelId) });
+  try {
+    const request = worker.init(modelId, (...args) => progress.update(...args), backendOverride());
+    const result = await track(request, 'init');
+    engineReady(result);
+    if (then) then();
+    else if (state.queued) process(state.queued);
+  } catch (error) {
+    options.setModelsEnabled(true);
+    failed(error, () => startEngine({ then }));
+  }
+}
+
+function engineReady(result) {
+  state.ready = true;
+  state.models = result.models || [];
+  options.showRecords(state.models);
+  loadedModel(result);
+  options.setModelsEnabled(true);
+  setState(idleState());
+  announce(state.shown || state.queued ? 'Ready.' : 'Ready: add a photo to remove its background.');
+}
+
+function loadedModel(result) {
+  state.modelId = result.modelId;
+  options.revertModel(result.modelId); // the worker may have fallen back to another model
+  options.rememberModel(result.modelId);
+  state.threads = result.threads;
+  showBackend(result.backend, result.threads);
+  showModelCredit(result.modelId);
+}
+
+async function switchModel(modelId) {
+  if (!state.ready || state.workerBroken) {
+    options.rememberModel(modelId);
+    startEngine({ then: rerunTarget() ? () => rerun() : undefined });
+    return;
+  }
+  const target = rerunTarget();
+  cancelJob({ revert: false });
+  notices.clearError();
+  setState('processing');
+  const label = modelLabel(modelId);
+  progress.start(`Switching to the ${label} model`, { cancellable: true, modelLabel: label });
+  try {
+    const request = state.worker.setModel(modelId, (...args) => progress.update(...args));
+    const result = await track(request, 'model', () => options.revertModel(state.modelId));
+    loadedModel(result);
+    if (target) process(target, { keepView: target === state.shown?.source });
+    else {
+      setState(idleState());
+      announce(`${label} model ready.`);
+    }
+  } catch (error) {
+    if (error === SUPERSEDED) return;
+    options.revertModel(state.modelId);
+    failed(error, () => {
+      options.revertModel(modelId);
+      switchModel(modelId);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- images
+
+/** The image that option changes should re-run: the one being worked on, else the one shown. */
+function rerunTarget() {
+  return state.job?.kind === 'process' ? state.job.source : state.shown?.source || state.queued;
+}
+
+function rerun() {
+  const target = rerunTarget();
+  if (target) process(target, { keepView: target === state.shown?.source });
+}
+
+async function acceptFile(file, { ignored = 0 } = {}) {
+  notices.clearError();
+  notices.clearWarnings(PER_IMAGE_WARNINGS);
+  if (ignored > 0) notices.warn({ code: 'multiple-files', details: { count: ignored + 1, name: file.name } });
+  if (file.size === 0) {
+    failed({ code: 'empty-file', message: '0 bytes' }, null);
+    return;
+  }
+  let bytes;
+  try {
+    bytes = await file.arrayBuffer();
+  } catch (error) {
+    failed({ code: 'internal', message: `could not read the file: ${error?.message || error}` }, () => acceptFile(file));
+    return;
+  }
+  const source = {
+    id: state.nextSourceId++,
+    name: file.name || 'image',
+    bytes, // kept here: each process() transfers a copy, so options can re-run it
+    url: URL.createObjectURL(file),
+  };
+  process(source);
+}
+
+/** Until there is a result, the workspace shows the drop zone, or the photo being worked on. */
+function showPending(source) {
+  if (state.shown) return; // a previous result stays on screen until the new one is ready
+  $('pending').hidden = !source;
+  $('drop-zone').hidden = Boolean(source);
+  const image = $('pending-image');
+  image.hidden = false;
+  if (source) image.src = source.url;
+  else image.removeAttribute('src');
+}
+
+async function process(source, { keepView = false } = {}) {
+  showPending(source);
+  if (!state.ready) {
+    if (state.queued && state.queued !== source && state.queued !== state.shown?.source) {
+      URL.revokeObjectURL(state.queued.url);
+    }
+    state.queued = source;
+    announce('Your photo will be processed as soon as the engine is ready.');
+    if (state.job?.kind !== 'init') startEngine(); // the last start failed: try again now
+    return;
+  }
+  if (state.workerBroken) {
+    startEngine({ then: () => process(source, { keepView }) });
+    return;
+  }
+  state.queued = null;
+  cancelJob({ revert: false });
+  notices.clearError();
+  setState('processing');
+  const refineEdges = options.refineEdges;
+  const key = `${source.id}|${state.modelId}|${refineEdges}`;
+  state.workerHolds = null; // the worker drops or replaces its cutout whatever happens next
+  progress.start('Reading your image', { cancellable: true, modelLabel: modelLabel(state.modelId) });
+  try {
+    const request = state.worker.process(
+      source.bytes.slice(0),
+      { name: source.name, refineEdges },
+      (...args) => progress.update(...args),
+    );
+    const tracked = track(request, 'process');
+    state.job.source = source;
+    const result = await tracked;
+    state.workerHolds = key;
+    showResult(source, result, { keepView, key });
+  } catch (error) {
+    if (error !== SUPERSEDED) showPending(null);
+    failed(error, () => process(source, { keepView }));
+  }
+}
+
+function showResult(source, result, { keepView, key }) {
+  const previous = state.shown;
+  const previewUrl = URL.createObjectURL(new Blob([result.preview], { type: 'image/png' }));
+  state.shown = { source, previewUrl, width: result.width, height: result.height, key };
+  if (previous) {
+    URL.revokeObjectURL(previous.previewUrl);
+    if (previous.source !== source) URL.revokeObjectURL(previous.source.url);
+  }
+
+  $('drop-zone').hidden = true;
+  $('pending').hidden = true;
+  $('viewer-area').hidden = false; // before show(): fitting needs the viewer's real size
+  viewer.show({ originalUrl: source.url, cutoutUrl: previewUrl, width: result.width, height: result.height }, { keepView });
+  showLook();
+
+  $('result-size').textContent = `${result.width} × ${result.height} px, full resolution`;
+  $('result-timings').textContent = timingsText(result.timings);
+  if (result.backend) showBackend(result.backend, state.threads);
+
+  const frames = Number(result.info?.frames) || 1;
+  const workerSaidSo = [...notices.shownWarnings].some((code) => /anim|frame/i.test(code));
+  if (frames > 1 && !workerSaidSo) notices.warn({ code: 'animated-first-frame', details: { frames } });
+
+  setState('done');
+  announce(`Done: background removed (${result.width} × ${result.height} px).`);
+}
+
+/** Background and format affect the preview's backdrop and the download button's label. */
+function showLook() {
+  viewer.setBackground(options.background);
+  $('download').textContent = `Download ${FORMAT_NAMES[options.format] || ''}`.trim();
+}
+
+async function download() {
+  const shown = state.shown;
+  if (!shown || state.job) return;
+  notices.clearError();
+  const button = $('download');
+  button.disabled = true;
+  const fileName = cutoutFileName(shown.source.name, options.format);
+  progress.start('Saving the file', { cancellable: true });
+  try {
+    if (state.workerHolds !== shown.key) {
+      // A later attempt failed or was cancelled, so the worker no longer holds what is on
+      // screen: rebuild it from the kept bytes before rendering.
+      const [, , refine] = shown.key.split('|');
+      const request = state.worker.process(
+        shown.source.bytes.slice(0),
+        { name: shown.source.name, refineEdges: refine === 'true' },
+        (...args) => progress.update(...args),
+      );
+      await track(request, 'render');
+      state.workerHolds = shown.key;
+      progress.start('Saving the file', { cancellable: true });
+    }
+    const request = state.worker.render(options.renderOptions, (...args) => progress.update(...args));
+    const result = await track(request, 'render');
+    saveBlob(new Blob([result.bytes], { type: result.mime }), fileName);
+    setState('done');
+    announce(`Saved ${fileName}.`);
+  } catch (error) {
+    failed(error, download);
+  } finally {
+    button.disabled = !state.shown || ['processing', 'booting'].includes(document.body.dataset.state);
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function setUpControls() {
+  // Some files the browser cannot display itself (TIFF, HEIC): no broken-image icon.
+  $('pending-image').addEventListener('error', (event) => { event.target.hidden = true; });
+  $('download').addEventListener('click', download);
+  // A real button (labels are not focusable), so keyboard users can pick another image too.
+  $('new-image').addEventListener('click', () => $('file-input').click());
+  $('zoom-in').addEventListener('click', () => viewer.zoomIn());
+  $('zoom-out').addEventListener('click', () => viewer.zoomOut());
+  $('zoom-fit').addEventListener('click', () => viewer.fit());
+  $('zoom-100').addEventListener('click', () => viewer.actualSize());
+
+  // Zoom keys work anywhere on the page except where they are typing or choosing.
+  document.addEventListener('keydown', (event) => {
+    if (!viewer.hasImage || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest?.('input, select, textarea, [contenteditable]')) return;
+    const actions = { '+': 'zoomIn', '=': 'zoomIn', '-': 'zoomOut', _: 'zoomOut', 0: 'fit', 1: 'actualSize' };
+    const action = actions[event.key];
+    if (!action) return;
+    event.preventDefault();
+    viewer[action]();
+  });
+
+  setUpInput({
+    onFile: acceptFile,
+    onNotImage: (file) => {
+      notices.clearWarnings(PER_IMAGE_WARNINGS);
+      failed({ code: 'not-an-image', message: file.type || 'unknown type', details: { name: file.name } }, null);
+    },
+    onNoImageInClipboard: () => notices.warn({ code: 'no-image-in-clipboard' }),
+  });
+}
+
+setUpControls();
+showLook();
+registerServiceWorker();
+startEngine();
