@@ -75,6 +75,10 @@ MIME_TYPES = {
 }
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def log(message: str) -> None:
     print(f"[build] {message}", file=sys.stderr, flush=True)
 
@@ -136,7 +140,7 @@ def build_models(out: Path) -> list[dict]:
     index = []
     for record in load_records():
         path = fetch.model_file(record, CACHE)
-        data = path.read_bytes()
+        data = fetch.served_model(path.read_bytes(), record)
         folder = out / record["id"]
         folder.mkdir(parents=True)
         parts = []
@@ -145,7 +149,9 @@ def build_models(out: Path) -> list[dict]:
             name = f"{number:03d}.bin"
             (folder / name).write_bytes(chunk)
             parts.append({"url": f"models/{record['id']}/{name}", "bytes": len(chunk)})
-        index.append({**record, "parts": parts})
+        # The browser verifies what it is served; the source hash stays for the notices.
+        index.append({**record, "source_sha256": record["sha256"], "sha256": sha256_hex(data),
+                      "parts": parts})
     (out / "index.json").write_text(json.dumps(index, indent=1))
     return index
 

@@ -3,24 +3,9 @@ beside the checkout; otherwise the tests fall back to scikit-image's public-doma
 
 from __future__ import annotations
 
-import io
-import sys
-from pathlib import Path
-
-import numpy as np
 import pytest
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DEV = ROOT.parent / "shared" / "data" / "dev"
-CACHE = ROOT / ".cache"
-sys.path.insert(0, str(ROOT / "py"))
-
-
-def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
+from support import CACHE, ROOT, SHARED_DEV, jpeg_bytes
 
 
 @pytest.fixture(scope="session")

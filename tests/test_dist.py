@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 
 DIST = ROOT / "dist"
 pytestmark = pytest.mark.skipif(not (DIST / "index.html").exists(), reason="dist/ not built")

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from support import ROOT
 
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by offcut[test]")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED_DEV
 from offcut import pipeline
 from offcut.errors import InvalidOption
+from support import SHARED_DEV
 
 
 def iou_against_gt(alpha8: np.ndarray, gt: np.ndarray) -> float:

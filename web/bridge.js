@@ -64,9 +64,10 @@ export class OffcutWorker {
   }
 
   /** Boot Pyodide + onnxruntime-web and load a model.
+   *  options.backend: 'auto' (default: WebGPU when an adapter exists) | 'webgpu' | 'wasm'.
    *  Resolves {models, modelId, backend: 'webgpu'|'wasm', threads, cached, timings}. */
-  init(modelId, onProgress) {
-    return this.#call('init', { modelId }, onProgress);
+  init(modelId, onProgress, options = {}) {
+    return this.#call('init', { modelId, ...options }, onProgress);
   }
 
   /** Switch model (download/verify/cache as needed). Resolves like init. */

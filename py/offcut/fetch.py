@@ -150,6 +150,25 @@ def model_file(record: dict, cache: Path) -> Path:
     return target
 
 
+#: Patches applied to a model for the browser, by name (see ``served`` in models/*.json).
+#: ``pooling-floor-mode``: MaxPool ``ceil_mode=1`` -> ``0``. The attribute's value is a one-byte
+#: varint, so the protobuf is edited in place with no length changes. Only valid for models
+#: whose pooled sizes are all even at their input size; the pinned hash and a test guard it.
+_CEIL_MODE_ON = b"\n\tceil_mode\x18\x01"
+_CEIL_MODE_OFF = b"\n\tceil_mode\x18\x00"
+
+
+def served_model(data: bytes, record: dict) -> bytes:
+    """The model bytes the browser gets: the source file with the record's patch applied."""
+    served = record.get("served")
+    if not served:
+        return data
+    if served["patch"] != "pooling-floor-mode":
+        raise FetchError(f"unknown model patch {served['patch']!r} for {record['id']}")
+    patched = data.replace(_CEIL_MODE_ON, _CEIL_MODE_OFF)
+    return check_sha256(patched, served["sha256"], f"patched model {record['id']}", "build")
+
+
 def pyodide_package(
     file_name: str, sha256: str, version: str, fallback: dict, cache: Path
 ) -> bytes:

@@ -1,0 +1,53 @@
+"""Helpers for the Playwright tests: launching Debian's Chromium, waiting for page states,
+recording requests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+
+import pytest
+
+from support import ROOT
+
+DIST = ROOT / "dist"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("OFFCUT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(path):
+        pytest.fail("Chromium not found: run the tests with `python3 build.py test`")
+    return path
+
+
+@dataclass
+class Recorder:
+    """Requests seen by a browser context (pages, workers and the service worker)."""
+
+    requests: list = field(default_factory=list)
+
+    def attach(self, context) -> None:
+        context.on("request", lambda request: self.requests.append(request))
+
+    def urls(self, needle: str = "") -> list[str]:
+        return [r.url for r in self.requests if needle in r.url]
+
+
+def wait_for_state(page, state: str, timeout_s: float = 180) -> None:
+    page.wait_for_function(
+        "s => ['error', s].includes(document.body.dataset.state)", arg=state,
+        timeout=timeout_s * 1000,
+    )
+    actual = page.evaluate("document.body.dataset.state")
+    if actual != state:
+        message = page.locator("#error").inner_text() if page.locator("#error").count() else ""
+        raise AssertionError(f"page state {actual!r}, expected {state!r}: {message}")

@@ -1,0 +1,58 @@
+"""Model records, the fetched files, and the patch applied for WebGPU."""
+
+import hashlib
+import json
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from offcut import fetch
+from offcut.decode import decode
+from offcut.prepare import prepare
+from support import CACHE, ROOT, jpeg_bytes
+
+RECORDS = sorted((ROOT / "models").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_record_has_everything_the_pipeline_and_build_need(path):
+    record = json.loads(path.read_text())
+    assert record["id"] == path.stem
+    for key in ("label", "title", "licence", "licence_note", "file", "sha256", "bytes", "source"):
+        assert record[key], key
+    assert record["input"]["size"] > 0 and len(record["input"]["mean"]) == 3
+    assert record["source"]["registry"] in ("pypi", "npm")
+    assert len(record["sha256"]) == 64
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_patched_model_gives_bit_identical_outputs(path, records):
+    """The browser's copy has MaxPool ceil_mode switched off (WebGPU lacks it); that must not
+    change a single output value at the model's input size."""
+    raw = json.loads(path.read_text())
+    original = fetch.model_file(raw, CACHE).read_bytes()
+    assert hashlib.sha256(original).hexdigest() == raw["sha256"]
+    patched = fetch.served_model(original, raw)
+    assert patched != original and len(patched) == len(original)
+    record = records[raw["id"]]
+    rng = np.random.default_rng(3)
+    model_input = prepare(decode(jpeg_bytes(rng.integers(0, 256, (97, 131, 3), np.uint8))).rgb,
+                          record)
+    outputs = [
+        onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
+            None, {record.input_name: model_input})[record.output_index]
+        for model in (original, patched)
+    ]
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_tampered_bytes_are_refused():
+    with pytest.raises(fetch.FetchError, match="does not match"):
+        fetch.check_sha256(b"tampered", "0" * 64, "model x", "test")
+
+
+def test_patch_refuses_an_unexpected_result():
+    record = {"id": "x", "served": {"patch": "pooling-floor-mode", "sha256": "0" * 64}}
+    with pytest.raises(fetch.FetchError):
+        fetch.served_model(b"\n\tceil_mode\x18\x01", record)
