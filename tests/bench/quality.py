@@ -1,0 +1,151 @@
+"""Mask quality on the dev set: naive bilinear upsampling versus edge refinement.
+
+Usage::
+
+    PYTHONPATH=py python tests/bench/quality.py [--limit N] [--models u2netp,isnet-medium]
+        [--models-dir DIR] [--data DIR] [--cache DIR] [--outputs-only]
+
+Each model runs once per image (onnxruntime, CPU); its low-resolution mask is cached as
+``<cache>/<model id>/<stem>.npy`` so re-scoring after a change to ``refine`` is cheap.
+Scores are per-image means of IoU, Dice (alpha >= 0.5), alpha MAE and boundary F (2 px).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "py"))
+
+from offcut import metrics, refine  # noqa: E402
+from offcut.finish import mask_from_output  # noqa: E402
+from offcut.prepare import prepare  # noqa: E402
+from offcut.records import load_records  # noqa: E402
+
+#: Where the model files were before they moved under .cache/models (looked at last).
+FALLBACK_FILES = {
+    "u2netp.onnx": Path("/tmp/probe/x/rembg/u2netp.onnx"),
+    "isnet-medium.onnx": Path("/tmp/probe/x/isnet.onnx"),
+}
+METRICS = ("iou", "dice", "mae", "bf")
+
+
+def model_path(models_dir: Path, filename: str) -> Path | None:
+    """The record's file under ``models_dir``, else its fallback path, else None."""
+    for candidate in (models_dir / filename, FALLBACK_FILES.get(filename)):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """uint8 (H, W, 3) pixels of an image file."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def low_masks(record, path: Path | None, images: list[Path], cache: Path) -> dict[str, Path]:
+    """Run the model where no cached low-resolution mask exists; returns ``{stem: npy path}``."""
+    folder = cache / record.id
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [p for p in images if not (folder / f"{p.stem}.npy").is_file()]
+    if todo:
+        if path is None:
+            raise SystemExit(f"no model file for {record.id} and {len(todo)} masks not cached")
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        start = time.perf_counter()
+        for count, image_path in enumerate(todo, 1):
+            rgb = load_rgb(image_path)
+            output = session.run(None, {record.input_name: prepare(rgb, record)})
+            low = mask_from_output(output[record.output_index], record)
+            np.save(folder / f"{image_path.stem}.npy", low)
+            if count % 20 == 0 or count == len(todo):
+                rate = (time.perf_counter() - start) / count
+                print(f"  {record.id}: {count}/{len(todo)} run, {rate:.2f} s/image", flush=True)
+    return {p.stem: folder / f"{p.stem}.npy" for p in images}
+
+
+def evaluate(record_id: str, masks: dict[str, Path], images: list[Path], gt_dir: Path) -> dict:
+    """Per-image scores for both paths; returns ``{"naive": {...}, "refined": {...}}`` of lists."""
+    results = {name: {m: [] for m in METRICS} for name in ("naive", "refined")}
+    seconds = {"naive": 0.0, "refined": 0.0}
+    for image_path in images:
+        rgb = load_rgb(image_path)
+        gt = np.asarray(Image.open(gt_dir / f"{image_path.stem}.png").convert("L"))
+        low = np.load(masks[image_path.stem])
+        for name, refine_edges in (("naive", False), ("refined", True)):
+            t0 = time.perf_counter()
+            alpha = refine.upsample_alpha(low, rgb, refine_edges=refine_edges)
+            seconds[name] += time.perf_counter() - t0
+            # Score what the product ships: alpha quantised to uint8.
+            alpha8 = (np.clip(alpha, 0, 1) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+            for key, value in metrics.score(alpha8, gt).items():
+                results[name][key].append(value)
+    results["seconds"] = seconds
+    return results
+
+
+def print_table(all_results: dict, count: int) -> None:
+    """Markdown table of per-image means plus a refined/naive ratio row per model."""
+    print(f"\nper-image means over {count} images\n")
+    print("| model | path | IoU | Dice | alpha MAE | boundary F | upsample ms/img |")
+    print("|---|---|---|---|---|---|---|")
+    for model_id, results in all_results.items():
+        means = {}
+        for name in ("naive", "refined"):
+            means[name] = {m: float(np.mean(results[name][m])) for m in METRICS}
+            ms = 1000 * results["seconds"][name] / count
+            row = " | ".join(f"{means[name][m]:.4f}" for m in METRICS)
+            print(f"| {model_id} | {name} | {row} | {ms:.1f} |")
+        ratio = " | ".join(
+            f"{means['refined'][m] / max(means['naive'][m], 1e-12):.3f}" for m in METRICS
+        )
+        print(f"| {model_id} | refined/naive | {ratio} | |")
+    print()
+    for model_id, results in all_results.items():
+        diff = np.asarray(results["refined"]["bf"]) - np.asarray(results["naive"]["bf"])
+        iou = np.asarray(results["refined"]["iou"]) - np.asarray(results["naive"]["iou"])
+        print(
+            f"{model_id}: boundary F better on {int((diff > 0).sum())}, worse on "
+            f"{int((diff < 0).sum())} images; IoU better on {int((iou > 0).sum())}, "
+            f"worse on {int((iou < 0).sum())}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", type=Path, default=ROOT / ".cache" / "models")
+    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/dev"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/offcut-bench-cache"))
+    parser.add_argument("--limit", type=int, default=0, help="first N images only")
+    parser.add_argument("--models", default="", help="comma-separated model ids (default all)")
+    parser.add_argument("--outputs-only", action="store_true", help="fill the cache, no scores")
+    args = parser.parse_args(argv)
+
+    images = sorted((args.data / "images").glob("*"))
+    if args.limit:
+        images = images[: args.limit]
+    records = load_records()
+    wanted = [m for m in args.models.split(",") if m] or list(records)
+    all_results = {}
+    for model_id in wanted:
+        record = records[model_id]
+        path = model_path(args.models_dir, record.raw["file"])
+        masks = low_masks(record, path, images, args.cache)
+        if not args.outputs_only:
+            all_results[model_id] = evaluate(model_id, masks, images, args.data / "gt")
+    if all_results:
+        print_table(all_results, len(images))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
