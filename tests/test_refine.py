@@ -1,0 +1,168 @@
+"""Edge refinement on small synthetic arrays with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from offcut import filters, refine
+
+
+def _step_scene(height=120, width=160, edge=70):
+    """Left dark blue, right bright orange; alpha 1 right of ``edge``, 0 left of it."""
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    rgb[:, :edge] = (20, 30, 120)
+    rgb[:, edge:] = (230, 150, 40)
+    truth = np.zeros((height, width), dtype=np.float32)
+    truth[:, edge:] = 1
+    return rgb, truth
+
+
+def test_box_mean_matches_brute_force():
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 23, 31)).astype(np.float32)
+    for radius in (1, 3, 6, 40):
+        got = filters.box_mean(x, radius)
+        want = np.zeros_like(x)
+        for i in range(23):
+            for j in range(31):
+                window = x[
+                    :, max(0, i - radius) : i + radius + 1, max(0, j - radius) : j + radius + 1
+                ]
+                want[:, i, j] = window.mean(axis=(1, 2))
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, atol=2e-6)
+
+
+def test_guided_coefficients_match_per_window_least_squares():
+    rng = np.random.default_rng(1)
+    guide = rng.random((3, 14, 17)).astype(np.float32)
+    src = rng.random((14, 17)).astype(np.float32)
+    radius, eps = 2, 1e-2
+    a_ref = np.zeros((3, 14, 17), dtype=np.float64)
+    b_ref = np.zeros((14, 17), dtype=np.float64)
+    for i in range(14):
+        for j in range(17):
+            rows, cols = (
+                slice(max(0, i - radius), i + radius + 1),
+                slice(max(0, j - radius), j + radius + 1),
+            )
+            g = guide[:, rows, cols].reshape(3, -1).astype(np.float64)
+            p = src[rows, cols].reshape(-1).astype(np.float64)
+            mu = g.mean(axis=1)
+            cov = np.cov(g, bias=True) + eps * np.eye(3)
+            a = np.linalg.solve(cov, (g * p).mean(axis=1) - mu * p.mean())
+            a_ref[:, i, j], b_ref[i, j] = a, p.mean() - a @ mu
+    a, b = filters.guided_coefficients(guide, src, radius, eps)
+    assert a.dtype == np.float32 and b.dtype == np.float32
+    np.testing.assert_allclose(a, filters.box_mean(a_ref.astype(np.float32), radius), atol=1e-5)
+    np.testing.assert_allclose(b, filters.box_mean(b_ref.astype(np.float32), radius), atol=1e-5)
+
+
+def test_band_resize_equals_rows_of_full_resize():
+    rng = np.random.default_rng(2)
+    image = Image.fromarray(rng.random((37, 53)).astype(np.float32), "F")
+    full = np.asarray(image.resize((301, 211), Image.BILINEAR))
+    bands = [
+        refine.resize_rows(image, 301, 211, top, min(top + 16, 211)) for top in range(0, 211, 16)
+    ]
+    # Pillow derives a band's sample positions with its own float rounding: ~1 ulp-level.
+    np.testing.assert_allclose(np.concatenate(bands), full, atol=2e-6)
+
+
+def test_banded_upsample_equals_unbanded(monkeypatch):
+    rgb, truth = _step_scene(300, 400, 170)
+    low = np.asarray(Image.fromarray(truth, "F").resize((40, 40), Image.BILINEAR))
+    # Force the banded path (working size below the source) with several bands.
+    monkeypatch.setattr(refine, "WORK_LONG_EDGE", 100)
+    monkeypatch.setattr(refine, "BAND_PIXELS", 400 * 1000)
+    whole = refine.upsample_alpha(low, rgb)
+    monkeypatch.setattr(refine, "BAND_PIXELS", 400 * 37)
+    banded = refine.upsample_alpha(low, rgb)
+    np.testing.assert_allclose(banded, whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_step_edge_stays_sharp(monkeypatch, big):
+    rgb, truth = _step_scene()
+    if big:
+        monkeypatch.setattr(refine, "WORK_LONG_EDGE", 64)
+    low = np.asarray(Image.fromarray(truth, "F").resize((32, 32), Image.BILINEAR))
+    naive = refine.upsample_alpha(low, rgb, refine_edges=False)
+    refined = refine.upsample_alpha(low, rgb)
+    assert refined.dtype == np.float32 and refined.shape == truth.shape
+    # The colour edge is exact, so the refined alpha is near-binary and right.
+    assert np.abs(refined - truth).mean() < 0.5 * np.abs(naive - truth).mean()
+    assert np.abs(refined - truth).max() < 0.2
+    assert ((refined > 0.05) & (refined < 0.95)).sum() <= ((naive > 0.05) & (naive < 0.95)).sum()
+
+
+def test_soft_ramp_stays_soft():
+    # A smooth colour ramp with a matching alpha ramp: nothing to snap to.
+    width = 200
+    ramp = np.linspace(0, 1, width, dtype=np.float32)
+    rgb = np.zeros((60, width, 3), dtype=np.uint8)
+    rgb[:] = (ramp[None, :, None] * 255).astype(np.uint8)
+    truth = np.broadcast_to(ramp, (60, width)).astype(np.float32)
+    low = np.asarray(Image.fromarray(truth, "F").resize((50, 50), Image.BILINEAR))
+    refined = refine.upsample_alpha(low, rgb)
+    # The logit gain steepens the ramp a little, but it stays a graded, monotonic ramp.
+    middle = refined[:, 50:150]
+    assert ((middle > 0.05) & (middle < 0.95)).all()
+    assert np.all(np.diff(refined, axis=1) >= -1e-6)
+    assert np.abs(refined - truth).max() < 0.2
+
+
+def test_constant_mask_is_unchanged():
+    rng = np.random.default_rng(3)
+    rgb = (rng.random((50, 70, 3)) * 255).astype(np.uint8)
+    for value in (0.0, 1.0):
+        low = np.full((20, 20), value, dtype=np.float32)
+        out = refine.upsample_alpha(low, rgb)
+        assert out.dtype == np.float32
+        assert np.array_equal(out, np.full((50, 70), value, dtype=np.float32))
+
+
+def test_confident_regions_snap_to_exact_zero_and_one():
+    rgb, truth = _step_scene()
+    low = np.asarray(Image.fromarray(truth, "F").resize((32, 32), Image.BILINEAR))
+    low = np.clip(low * 0.98 + 0.005, 0, 1)  # model haze: never exactly 0 or 1
+    out = refine.upsample_alpha(low, rgb)
+    assert np.all(out[:, :40] == 0.0)
+    assert np.all(out[:, 100:] == 1.0)
+
+
+def test_refine_off_is_plain_bilinear():
+    rgb, truth = _step_scene()
+    low = np.asarray(Image.fromarray(truth, "F").resize((32, 32), Image.BILINEAR))
+    out = refine.upsample_alpha(low, rgb, refine_edges=False)
+    np.testing.assert_array_equal(out, np.clip(refine.resize_float(low, 160, 120), 0, 1))
+
+
+def test_foreground_dtypes_and_exact_opaque_and_constant():
+    rng = np.random.default_rng(4)
+    rgb = (rng.random((90, 110, 3)) * 255).astype(np.uint8)
+    alpha = np.zeros((90, 110), dtype=np.uint8)
+    alpha[20:70, 30:80] = 255
+    alpha[20:70, 28:30] = 128
+    out = refine.estimate_foreground(rgb, alpha)
+    assert out.dtype == np.uint8 and out.shape == rgb.shape
+    opaque = alpha == 255
+    assert np.array_equal(out[opaque], rgb[opaque])
+    assert np.array_equal(out[alpha == 0], rgb[alpha == 0])
+    # No partial alpha at all: the source comes back untouched.
+    binary = np.where(alpha == 128, 0, alpha).astype(np.uint8)
+    assert np.array_equal(refine.estimate_foreground(rgb, binary), rgb)
+
+
+def test_foreground_tiles_agree_with_one_tile(monkeypatch):
+    from test_bleed import make_scene
+
+    _, alpha8, rgb = make_scene(200, 260)
+    monkeypatch.setattr(refine, "FG_TILE", 1024)
+    whole = refine.estimate_foreground(rgb, alpha8).astype(np.int16)
+    monkeypatch.setattr(refine, "FG_TILE", 48)
+    tiled = refine.estimate_foreground(rgb, alpha8).astype(np.int16)
+    # Bilinear crops round differently at ~1e-6, which can flip a rounding by one level.
+    assert np.abs(whole - tiled).max() <= 1
