@@ -1,0 +1,54 @@
+"""Bad input gets a clear, specific message, and nothing the user had is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from browsing import wait_for_state
+from support import SHARED_DEV, jpeg_bytes
+
+
+@pytest.fixture
+def good_photo(tmp_path):
+    source = SHARED_DEV / "images" / "046.jpg"
+    if source.exists():
+        return source
+    from skimage import data
+
+    path = tmp_path / "astronaut.jpg"
+    path.write_bytes(jpeg_bytes(data.astronaut()))
+    return path
+
+
+def error_text(page) -> str:
+    return page.locator("#error").inner_text().lower()
+
+
+def test_bad_files_get_specific_messages_and_keep_the_result(
+    recorded_context, base_url, good_photo, tmp_path
+):
+    context, _ = recorded_context
+    page = context.new_page()
+    page.goto(base_url + "/")
+    wait_for_state(page, "ready")
+    page.set_input_files("#file-input", str(good_photo))
+    wait_for_state(page, "done")
+    shown = page.locator("#cutout-image").get_attribute("src")
+    assert shown
+
+    cases = {
+        "broken.jpg": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, ("damaged", "corrupt", "read")),
+        "photo.heic": (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 200, ("heic",)),
+        "empty.png": (b"", ("empty",)),
+    }
+    for name, (data, words) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        page.set_input_files("#file-input", str(path))
+        page.wait_for_function("() => document.body.dataset.state === 'error'")
+        text = error_text(page)
+        assert any(word in text for word in words), (name, text)
+        assert "traceback" not in text and "pythonerror" not in text
+        # The previous cutout is still there and still downloadable.
+        assert page.locator("#cutout-image").get_attribute("src") == shown
+        assert page.locator("#download").is_enabled()
