@@ -82,8 +82,12 @@ export class OffcutWorker {
     return this.#call('process', { bytes, ...options }, onProgress, [bytes]);
   }
 
-  /** Render the last cutout. options: {background: null|'#rrggbb', format: 'png'|'jpeg'|'webp',
-   *  quality}. Resolves {bytes: ArrayBuffer, mime, width, height}. */
+  /** Render the last cutout. options (all optional; see offcut.pipeline.ExportOptions):
+   *  background: null|'#rrggbb'|'blur'|'photo', backgroundPhoto: ArrayBuffer (copied),
+   *  format: 'png'|'jpeg'|'webp', quality: 1-100, shadow: {opacity, blur, offset: [x, y]},
+   *  crop: bool, margin: '5%'|'40px', preset: 'marketplace'|'social'|'passport'|'custom',
+   *  canvas: [w, h], fill: 0-1, max_size: px, mask: bool, strokes: [{mode, radius, softness,
+   *  points}]. Resolves {bytes: ArrayBuffer, mime, format}. */
   render(options, onProgress) {
     return this.#call('render', options, onProgress);
   }

@@ -211,10 +211,12 @@ async function process(id, payload, progress) {
 }
 
 function render(payload, progress) {
-  const done = callPython('render', JSON.stringify(payload), progress);
+  const { backgroundPhoto, ...options } = payload;
+  const photo = backgroundPhoto ? new Uint8Array(backgroundPhoto) : null;
+  const done = callPython('render', JSON.stringify(options), photo, progress);
   const bytes = done.bytes.slice();
   return {
-    result: { bytes: bytes.buffer, mime: done.mime, width: done.width, height: done.height },
+    result: { bytes: bytes.buffer, mime: done.mime, format: done.format },
     transfer: [bytes.buffer],
   };
 }

@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from offcut import fetch, pipeline
-from offcut.errors import OffcutError
+from offcut import compose, fetch, layout, pipeline
+from offcut.errors import InvalidOption, OffcutError
 from offcut.records import load_records
 
 IMAGE_SUFFIXES = {
@@ -98,6 +98,36 @@ def unique_path(folder: Path, name: str, taken: set[Path]) -> Path:
     return candidate
 
 
+def export_options(args) -> tuple[pipeline.ExportOptions, bytes | None]:
+    """CLI flags -> the same ExportOptions the browser sends, plus a background photo."""
+    background, photo = args.bg, None
+    if background and background not in ("blur", "white", "black") and Path(background).is_file():
+        background, photo = "photo", Path(background).read_bytes()
+    elif background and background != "blur":
+        compose.parse_colour(background)  # fail early, before any model work
+    shadow = None
+    if args.shadow is not None:
+        try:
+            dx, dy = (float(v) / 100 for v in args.shadow_offset.split(","))
+        except ValueError as exc:
+            raise InvalidOption(f"--shadow-offset wants X,Y, got {args.shadow_offset!r}") from exc
+        shadow = {"opacity": args.shadow / 100, "blur": args.shadow_blur / 100, "offset": [dx, dy]}
+    canvas = None
+    if args.canvas:
+        try:
+            canvas = [int(v) for v in args.canvas.lower().split("x")]
+        except ValueError as exc:
+            raise InvalidOption(f"--canvas wants WxH, got {args.canvas!r}") from exc
+    options = pipeline.ExportOptions.from_dict({
+        "background": background, "format": args.format, "quality": args.quality,
+        "shadow": shadow, "crop": args.crop, "margin": args.margin, "preset": args.preset,
+        "canvas": canvas, "fill": args.fill / 100, "max_size": args.max_size, "mask": args.mask,
+    })
+    if args.preset == "custom" and not canvas:
+        raise InvalidOption("--preset custom needs --canvas WxH")
+    return options, photo
+
+
 def build_parser(records: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="offcut", description="Remove the background of photos, locally."
@@ -108,10 +138,31 @@ def build_parser(records: dict) -> argparse.ArgumentParser:
                         help="u2netp (fast, 4.6 MB) or isnet-medium (best, 88 MB)")
     parser.add_argument("--no-refine", action="store_true",
                         help="plain bilinear edges instead of edge-aware refinement")
-    parser.add_argument("--bg", default=None,
-                        help="flatten onto a colour (#rrggbb or 'white'); default transparent")
-    parser.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
-    parser.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality 1-100")
+    parser.add_argument("--bg", default=None, metavar="BG",
+                        help="background: a colour (#rrggbb, 'white'), 'blur' (the original, "
+                             "blurred) or a photo's path; default transparent")
+    parser.add_argument("--shadow", nargs="?", const=15.0, type=float, default=None,
+                        metavar="OPACITY", help="add a soft drop shadow (opacity %%, default 15)")
+    parser.add_argument("--shadow-blur", type=float, default=3.0, metavar="PCT",
+                        help="shadow blur, %% of the subject's longer side (default 3)")
+    parser.add_argument("--shadow-offset", default="0,2", metavar="X,Y",
+                        help="shadow offset, %% of the subject's longer side (default 0,2)")
+    parser.add_argument("--crop", action="store_true",
+                        help="crop to the subject plus --margin")
+    parser.add_argument("--margin", default="5%", help="crop margin: 5%% or 40px (default 5%%)")
+    parser.add_argument("--preset", choices=[*sorted(layout.PRESETS), "custom"], default=None,
+                        help="output canvas: " + "; ".join(
+                            f"{p.name}: {p.width}x{p.height}, fill {p.fill:.0%}"
+                            for p in layout.PRESETS.values()) + "; custom: --canvas, --fill")
+    parser.add_argument("--canvas", default=None, metavar="WxH", help="custom canvas size")
+    parser.add_argument("--fill", type=float, default=85.0, metavar="PCT",
+                        help="custom canvas: how much of the frame the subject spans (default 85)")
+    parser.add_argument("--format", default=None, choices=["png", "jpeg", "webp"],
+                        help="default png (or the preset's format)")
+    parser.add_argument("--quality", type=int, default=None, help="JPEG/WebP quality 1-100")
+    parser.add_argument("--max-size", type=int, default=None, metavar="PX",
+                        help="limit the long edge of the output")
+    parser.add_argument("--mask", action="store_true", help="write the alpha matte as a PNG")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime threads")
     parser.add_argument("--model-file", type=Path, default=None,
                         help="use this ONNX file instead of the cached, verified one")
@@ -124,15 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(records).parse_args(argv)
     record = records[args.model]
     try:
-        options = pipeline.ExportOptions.from_dict(
-            {"background": args.bg, "format": args.format, "quality": args.quality}
-        )
-        if args.bg:
-            from offcut.compose import parse_colour
-
-            parse_colour(args.bg)
+        options, background_photo = export_options(args)
     except OffcutError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: background photo: {exc.strerror or exc}", file=sys.stderr)
         return 2
     inputs = collect_inputs(args.inputs)
     if not inputs:
@@ -157,11 +205,15 @@ def main(argv: list[str] | None = None) -> int:
                 data, record, run_model, refine_edges=not args.no_refine,
                 progress=lambda stage, done, total, i=index, n=path.name: bar.stage(i, n, stage),
             )
-            encoded, _ = pipeline.render(result, options)
-            target = unique_path(out_dir, pipeline.output_name(path.name, options.fmt), taken)
+            encoded, _ = pipeline.render(result, options, background_photo)
+            name = pipeline.output_name(path.name, options.resolved_format(), options.mask)
+            target = unique_path(out_dir, name, taken)
             target.write_bytes(encoded)
             size = f"{result.alpha.shape[1]}x{result.alpha.shape[0]}"
-            bar.line(f"ok    {path} -> {target} ({size}, {time.perf_counter() - t0:.2f}s)")
+            bar.line(f"ok    {path} -> {target} (source {size}, {time.perf_counter() - t0:.2f}s)")
+            warning = pipeline.low_resolution_warning(result.decoded.info)
+            if warning:
+                bar.line(f"note  {path}: {warning}")
         except OffcutError as exc:
             failures += 1
             bar.line(f"error {path}: [{exc.code}] {exc}")

@@ -25,8 +25,9 @@ def encode(
 
     Parameters
     ----------
-    pixels : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
-        RGBA only for PNG and WebP; JPEG has no alpha, so flatten first.
+    pixels : ndarray of uint8, shape (H, W), (H, W, 3) or (H, W, 4)
+        RGBA only for PNG and WebP; JPEG has no alpha, so flatten first. HxW is greyscale
+        (an alpha matte).
     fmt : {"png", "jpeg", "jpg", "webp"}
     quality : int
         1..100 for JPEG and WebP.
@@ -39,13 +40,14 @@ def encode(
     name = FORMATS.get(fmt.lower())
     if name is None:
         raise InvalidOption(f"unknown format {fmt!r}; use png, jpeg or webp")
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
-        raise InvalidOption(f"expected uint8 HxWx3/4 pixels, got {pixels.dtype} {pixels.shape}")
-    if name == "JPEG" and pixels.shape[2] == 4:
+    channels = 1 if pixels.ndim == 2 else (pixels.shape[2] if pixels.ndim == 3 else 0)
+    if pixels.dtype != np.uint8 or channels not in (1, 3, 4):
+        raise InvalidOption(f"expected uint8 HxW(x3/4) pixels, got {pixels.dtype} {pixels.shape}")
+    if name == "JPEG" and channels == 4:
         raise InvalidOption("JPEG has no transparency: choose a background colour")
     if not 1 <= int(quality) <= 100:
         raise InvalidOption(f"quality must be 1..100, got {quality}")
-    image = Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB")
+    image = Image.fromarray(pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
     options: dict = {}
     if icc_profile:
         options["icc_profile"] = icc_profile

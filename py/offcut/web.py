@@ -92,19 +92,16 @@ def complete(output, refine_edges: bool, progress=None) -> dict:
 
 
 @_guarded
-def render(options_json: str, progress=None) -> dict:
-    """Render the last cutout with export options (background, format, quality)."""
+def render(options_json: str, background_photo=None, progress=None) -> dict:
+    """Render the last cutout with export options (see ``pipeline.ExportOptions``);
+    ``background_photo`` is a JS Uint8Array when the background is a photo."""
     cutout = _state["cutout"]
     if cutout is None:
         raise OffcutError("there is no cutout to export yet")
     options = pipeline.ExportOptions.from_dict(json.loads(options_json))
     report = _progress(progress)
     report("encode", 0, 1)
-    data, mime = pipeline.render(cutout, options)
+    photo = background_photo.to_bytes() if background_photo is not None else None
+    data, mime = pipeline.render(cutout, options, photo)
     report("encode", 1, 1)
-    return {
-        "bytes": memoryview(data),
-        "mime": mime,
-        "width": int(cutout.alpha.shape[1]),
-        "height": int(cutout.alpha.shape[0]),
-    }
+    return {"bytes": memoryview(data), "mime": mime, "format": options.resolved_format()}
