@@ -1,13 +1,15 @@
-import shutil
+import importlib.util
 import subprocess
+import sys
 
 import pytest
 
 from support import ROOT
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by offcut[test]")
+@pytest.mark.skipif(importlib.util.find_spec("ruff") is None,
+                    reason="ruff is installed with offcut[test]")
 def test_ruff_is_clean():
-    result = subprocess.run(["ruff", "check", "py", "tests", "build.py"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "py", "tests", "build.py"],
+                            cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

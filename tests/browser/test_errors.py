@@ -46,9 +46,13 @@ def test_bad_files_get_specific_messages_and_keep_the_result(
         path.write_bytes(data)
         page.set_input_files("#file-input", str(path))
         page.wait_for_function("() => document.body.dataset.state === 'error'")
+        assert page.locator("#error").is_visible()
         text = error_text(page)
         assert any(word in text for word in words), (name, text)
         assert "traceback" not in text and "pythonerror" not in text
         # The previous cutout is still there and still downloadable.
         assert page.locator("#cutout-image").get_attribute("src") == shown
         assert page.locator("#download").is_enabled()
+        # Dismissing returns to the result, so the next case waits for its own error.
+        page.click("#error-dismiss")
+        page.wait_for_function("() => document.body.dataset.state === 'done'")
