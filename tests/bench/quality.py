@@ -28,20 +28,13 @@ from offcut.finish import mask_from_output  # noqa: E402
 from offcut.prepare import prepare  # noqa: E402
 from offcut.records import load_records  # noqa: E402
 
-#: Where the model files were before they moved under .cache/models (looked at last).
-FALLBACK_FILES = {
-    "u2netp.onnx": Path("/tmp/probe/x/rembg/u2netp.onnx"),
-    "isnet-medium.onnx": Path("/tmp/probe/x/isnet.onnx"),
-}
 METRICS = ("iou", "dice", "mae", "bf")
 
 
 def model_path(models_dir: Path, filename: str) -> Path | None:
-    """The record's file under ``models_dir``, else its fallback path, else None."""
-    for candidate in (models_dir / filename, FALLBACK_FILES.get(filename)):
-        if candidate is not None and candidate.is_file():
-            return candidate
-    return None
+    """The record's file under ``models_dir`` (``build.py`` puts it there), else None."""
+    candidate = models_dir / filename
+    return candidate if candidate.is_file() else None
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -123,8 +116,8 @@ def print_table(all_results: dict, count: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", type=Path, default=ROOT / ".cache" / "models")
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/dev"))
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/offcut-bench-cache"))
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "dev")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench")
     parser.add_argument("--limit", type=int, default=0, help="first N images only")
     parser.add_argument("--models", default="", help="comma-separated model ids (default all)")
     parser.add_argument("--outputs-only", action="store_true", help="fill the cache, no scores")
