@@ -4,12 +4,15 @@
 
 import { OffcutWorker } from './bridge.js';
 import { backendLabel, timingsText } from './messages.js';
+import { Batch } from './ui/batch.js';
+import { defaultFileName, Finishing } from './ui/finishing.js';
 import { setUpInput } from './ui/input.js';
 import { Notices } from './ui/notices.js';
 import { Options } from './ui/options.js';
 import { ProgressCard } from './ui/progress.js';
-import { cutoutFileName, saveBlob } from './ui/save-file.js';
+import { saveBlob } from './ui/save-file.js';
 import { registerServiceWorker } from './ui/service-worker.js';
+import { TouchUp } from './ui/touchup.js';
 import { CompareViewer } from './ui/viewer.js';
 
 const $ = (id) => document.getElementById(id);
@@ -18,6 +21,8 @@ const FORMAT_NAMES = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
 const PER_IMAGE_WARNINGS = ['multiple-files', 'animated-first-frame', 'original-not-shown', 'no-image-in-clipboard'];
 // Thrown into a job's callers when a newer job replaced it: they must stay quiet.
 const SUPERSEDED = Symbol('superseded');
+// Below this long edge, enlarged output shows soft edges (a warning, never a block).
+const LOW_RES_EDGE = 1500;
 
 const state = {
   worker: null,
@@ -32,6 +37,7 @@ const state = {
   retry: null,
   threads: 0,
   nextSourceId: 1,
+  readyWaiters: [], // batch items waiting for the engine: {resolve, reject}
 };
 
 const options = new Options({
@@ -46,6 +52,34 @@ const viewer = new CompareViewer({
   onZoom: (scale) => { $('zoom-level').textContent = `${Math.round(scale * 100)}%`; },
   onOriginalMissing: () => notices.warn({ code: 'original-not-shown' }),
 });
+const finishing = new Finishing({
+  format: () => options.format,
+  onLookChange: () => showLook(),
+  onPreset: (name, preset) => {
+    if (preset.format) options.setFormat(preset.format);
+    if (preset.background) options.setBackgroundChoice(preset.background);
+  },
+});
+const touchup = new TouchUp({ viewer, announce, onChange: () => {} });
+const batch = new Batch({
+  runItem: runBatchItem,
+  settings: () => {
+    const renderOptions = exportOptions({ strokes: false });
+    const refineEdges = options.refineEdges;
+    return {
+      renderOptions,
+      refineEdges,
+      fileName: (name) => defaultFileName(name, renderOptions.format, renderOptions.mask),
+    };
+  },
+  onOpen: () => showBatch(true),
+  onClose: () => showBatch(false),
+  onRunning: (running) => {
+    options.setModelsEnabled(!running && state.ready);
+    setState(running ? 'processing' : idleState());
+  },
+  announce,
+});
 
 // ---------------------------------------------------------------- page state
 
@@ -53,6 +87,7 @@ function setState(name) {
   document.body.dataset.state = name;
   const busy = name === 'processing' || name === 'booting';
   $('download').disabled = !state.shown || busy;
+  $('preview-exact').disabled = !state.shown || busy;
   // On the image area only: aria-busy on <body> would also silence the live status line.
   $('workspace').setAttribute('aria-busy', String(busy));
 }
@@ -174,11 +209,30 @@ async function startEngine({ then } = {}) {
     const request = worker.init(modelId, (...args) => progress.update(...args), backendOverride());
     const result = await track(request, 'init');
     engineReady(result);
+    settleWaiters(null);
     if (then) then();
     else if (state.queued) process(state.queued);
   } catch (error) {
     options.setModelsEnabled(true);
+    if (error !== SUPERSEDED) settleWaiters(error);
     failed(error, () => startEngine({ then }));
+  }
+}
+
+/** Resolves once a model is loaded (starting or restarting the engine when needed). */
+function whenReady() {
+  if (state.ready && !state.workerBroken) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    state.readyWaiters.push({ resolve, reject });
+    if (state.workerBroken || state.job?.kind !== 'init') startEngine();
+  });
+}
+
+function settleWaiters(error) {
+  const waiters = state.readyWaiters.splice(0);
+  for (const waiter of waiters) {
+    if (error) waiter.reject(error);
+    else waiter.resolve();
   }
 }
 
@@ -187,8 +241,8 @@ function engineReady(result) {
   state.models = result.models || [];
   options.showRecords(state.models);
   loadedModel(result);
-  options.setModelsEnabled(true);
-  setState(idleState());
+  options.setModelsEnabled(!batch.running);
+  setState(batch.running ? 'processing' : idleState());
   announce(state.shown || state.queued ? 'Ready.' : 'Ready: add a photo to remove its background.');
 }
 
@@ -240,11 +294,17 @@ function rerunTarget() {
 }
 
 function rerun() {
+  if (batch.running) return; // the worker is busy with the batch; the next items use the change
   const target = rerunTarget();
   if (target) process(target, { keepView: target === state.shown?.source });
 }
 
 async function acceptFile(file, { ignored = 0 } = {}) {
+  if (batch.running) {
+    batch.start([file]); // the worker is busy with the batch: this photo joins it
+    return;
+  }
+  if (batch.open) batch.close();
   notices.clearError();
   notices.clearWarnings(PER_IMAGE_WARNINGS);
   if (ignored > 0) notices.warn({ code: 'multiple-files', details: { count: ignored + 1, name: file.name } });
@@ -322,7 +382,8 @@ async function process(source, { keepView = false } = {}) {
 function showResult(source, result, { keepView, key }) {
   const previous = state.shown;
   const previewUrl = URL.createObjectURL(new Blob([result.preview], { type: 'image/png' }));
-  state.shown = { source, previewUrl, width: result.width, height: result.height, key };
+  state.shown = { source, previewUrl, width: result.width, height: result.height, key, extent: 0 };
+  const sameSource = previous?.source === source;
   if (previous) {
     URL.revokeObjectURL(previous.previewUrl);
     if (previous.source !== source) URL.revokeObjectURL(previous.source.url);
@@ -332,7 +393,17 @@ function showResult(source, result, { keepView, key }) {
   $('pending').hidden = true;
   $('viewer-area').hidden = false; // before show(): fitting needs the viewer's real size
   viewer.show({ originalUrl: source.url, cutoutUrl: previewUrl, width: result.width, height: result.height }, { keepView });
+  // The same photo re-run (another model, edges on or off) keeps its brush strokes.
+  touchup.setImage({ width: result.width, height: result.height }, { keep: sameSource });
+  if (!sameSource) finishing.setSource(source.name);
+  showLowResolution(result.width, result.height);
   showLook();
+  const shown = state.shown;
+  subjectExtent(previewUrl, result.width, result.height).then((extent) => {
+    if (state.shown !== shown) return;
+    shown.extent = extent;
+    showLook();
+  });
 
   $('result-size').textContent = `${result.width} × ${result.height} px, full resolution`;
   $('result-timings').textContent = timingsText(result.timings);
@@ -346,43 +417,165 @@ function showResult(source, result, { keepView, key }) {
   announce(`Done: background removed (${result.width} × ${result.height} px).`);
 }
 
-/** Background and format affect the preview's backdrop and the download button's label. */
+/** Background, shadow and format affect the preview and the download button's label. */
 function showLook() {
-  viewer.setBackground(options.background);
-  $('download').textContent = `Download ${FORMAT_NAMES[options.format] || ''}`.trim();
+  viewer.setLook(options.look, {
+    shadow: finishing.mask ? null : finishing.shadow,
+    extent: state.shown?.extent || 0,
+    originalUrl: state.shown?.source.url || '',
+  });
+  $('download').textContent = finishing.mask ? 'Download mask PNG' : `Download ${FORMAT_NAMES[options.format] || ''}`.trim();
+}
+
+function showLowResolution(width, height) {
+  const warning = $('low-res-warning');
+  const longEdge = Math.max(width, height);
+  warning.hidden = !(longEdge > 0 && longEdge < LOW_RES_EDGE);
+  warning.textContent = warning.hidden ? ''
+    : `This photo is ${longEdge} px on its long side (under ${LOW_RES_EDGE} px): edges will look soft when enlarged.`;
+}
+
+/** The subject's longer side in image pixels (from the cutout's alpha), for shadow sizes. */
+async function subjectExtent(url, width, height) {
+  try {
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    const scale = Math.min(1, 256 / Math.max(width, height));
+    const w = Math.max(1, Math.round(width * scale));
+    const h = Math.max(1, Math.round(height * scale));
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(image, 0, 0, w, h);
+    const { data } = ctx.getImageData(0, 0, w, h);
+    let [left, top, right, bottom] = [w, h, -1, -1];
+    for (let y = 0; y < h; y += 1) {
+      for (let x = 0; x < w; x += 1) {
+        if (data[(y * w + x) * 4 + 3] > 64) {
+          if (x < left) left = x;
+          if (x > right) right = x;
+          if (y < top) top = y;
+          if (y > bottom) bottom = y;
+        }
+      }
+    }
+    if (right < 0) return 0;
+    return Math.max(right - left + 1, bottom - top + 1) / scale;
+  } catch {
+    return 0;
+  }
+}
+
+/** Everything render() needs: look, finishing and (for the image on screen) brush strokes. */
+function exportOptions({ strokes = true } = {}) {
+  const result = { ...options.renderOptions, ...finishing.renderOptions };
+  if (result.mask) result.format = 'png';
+  if (strokes && touchup.edited) result.strokes = touchup.strokes;
+  return result;
+}
+
+// ---------------------------------------------------------------- batch
+
+function showBatch(open) {
+  document.body.dataset.mode = open ? 'batch' : 'single';
+  $('batch').hidden = !open;
+  if (open) {
+    $('drop-zone').hidden = true;
+    $('pending').hidden = true;
+    $('viewer-area').hidden = true;
+    notices.clearError();
+  } else {
+    $('viewer-area').hidden = !state.shown;
+    $('drop-zone').hidden = Boolean(state.shown);
+    setState(idleState());
+  }
+}
+
+/** One batch photo: process it, then render it with the batch's settings. */
+async function runBatchItem(file, settings, item) {
+  if (file.size === 0) throw { code: 'empty-file', message: '0 bytes' };
+  await whenReady();
+  const bytes = await file.arrayBuffer();
+  state.workerHolds = null; // the single view's cutout is replaced in the worker
+  try {
+    item.request = state.worker.process(bytes, { name: file.name, refineEdges: settings.refineEdges });
+    await item.request;
+    item.request = state.worker.render(settings.renderOptions);
+    return await item.request;
+  } catch (error) {
+    if (error?.code === 'worker-crashed') state.workerBroken = true; // the next item restarts it
+    throw error;
+  }
+}
+
+function startBatch(files) {
+  if (state.job?.kind === 'process' || state.job?.kind === 'render') cancelJob({ revert: false });
+  progress.stop();
+  batch.start(files);
+}
+
+/** Make sure the worker holds the cutout on screen (a batch or a failed re-run replaced it). */
+async function holdShown(label) {
+  const shown = state.shown;
+  if (state.workerHolds === shown.key) return;
+  const [, , refine] = shown.key.split('|');
+  const request = state.worker.process(
+    shown.source.bytes.slice(0),
+    { name: shown.source.name, refineEdges: refine === 'true' },
+    (...args) => progress.update(...args),
+  );
+  await track(request, 'render');
+  state.workerHolds = shown.key;
+  progress.start(label, { cancellable: true });
+}
+
+async function previewExact() {
+  const shown = state.shown;
+  if (!shown || state.job || batch.running) return;
+  notices.clearError();
+  progress.start('Rendering the exact result', { cancellable: true });
+  try {
+    await holdShown('Rendering the exact result');
+    const result = await track(state.worker.render(exportOptions()), 'render');
+    const image = $('exact-image');
+    if (image.src) URL.revokeObjectURL(image.src);
+    image.src = URL.createObjectURL(new Blob([result.bytes], { type: result.mime }));
+    await image.decode().catch(() => {});
+    const kb = Math.round(result.bytes.byteLength / 1024);
+    $('exact-size').textContent = `${image.naturalWidth} × ${image.naturalHeight} px · ${result.format.toUpperCase()} · ${kb} KB`;
+    setState('done');
+    announce('Showing the exact result.');
+    $('exact-dialog').showModal();
+  } catch (error) {
+    failed(error, previewExact);
+  }
 }
 
 async function download() {
   const shown = state.shown;
-  if (!shown || state.job) return;
+  if (!shown || state.job || batch.running) return;
   notices.clearError();
   const button = $('download');
   button.disabled = true;
-  const fileName = cutoutFileName(shown.source.name, options.format);
+  const fileName = finishing.fileName();
   progress.start('Saving the file', { cancellable: true });
   try {
-    if (state.workerHolds !== shown.key) {
-      // A later attempt failed or was cancelled, so the worker no longer holds what is on
-      // screen: rebuild it from the kept bytes before rendering.
-      const [, , refine] = shown.key.split('|');
-      const request = state.worker.process(
-        shown.source.bytes.slice(0),
-        { name: shown.source.name, refineEdges: refine === 'true' },
-        (...args) => progress.update(...args),
-      );
-      await track(request, 'render');
-      state.workerHolds = shown.key;
-      progress.start('Saving the file', { cancellable: true });
-    }
-    const request = state.worker.render(options.renderOptions, (...args) => progress.update(...args));
+    // A batch, or a later attempt that failed or was cancelled, replaced what the worker
+    // holds: rebuild what is on screen from the kept bytes before rendering.
+    await holdShown('Saving the file');
+    const request = state.worker.render(exportOptions(), (...args) => progress.update(...args));
     const result = await track(request, 'render');
     saveBlob(new Blob([result.bytes], { type: result.mime }), fileName);
+    options.rememberColour();
     setState('done');
     announce(`Saved ${fileName}.`);
   } catch (error) {
     failed(error, download);
   } finally {
     button.disabled = !state.shown || ['processing', 'booting'].includes(document.body.dataset.state);
+    $('preview-exact').disabled = button.disabled;
   }
 }
 
@@ -392,6 +585,12 @@ function setUpControls() {
   // Some files the browser cannot display itself (TIFF, HEIC): no broken-image icon.
   $('pending-image').addEventListener('error', (event) => { event.target.hidden = true; });
   $('download').addEventListener('click', download);
+  $('preview-exact').addEventListener('click', previewExact);
+  $('exact-close').addEventListener('click', () => $('exact-dialog').close());
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  $('exact-dialog').addEventListener('click', (event) => {
+    if (event.target === $('exact-dialog')) $('exact-dialog').close();
+  });
   // A real button (labels are not focusable), so keyboard users can pick another image too.
   $('new-image').addEventListener('click', () => $('file-input').click());
   $('zoom-in').addEventListener('click', () => viewer.zoomIn());
@@ -412,6 +611,7 @@ function setUpControls() {
 
   setUpInput({
     onFile: acceptFile,
+    onFiles: startBatch,
     onNotImage: (file) => {
       notices.clearWarnings(PER_IMAGE_WARNINGS);
       failed({ code: 'not-an-image', message: file.type || 'unknown type', details: { name: file.name } }, null);
@@ -421,6 +621,7 @@ function setUpControls() {
 }
 
 setUpControls();
+document.body.dataset.mode = 'single';
 showLook();
 registerServiceWorker();
 startEngine();

@@ -1,4 +1,5 @@
-// Getting an image in: drag and drop anywhere on the page, paste, or the file picker.
+// Getting images in: drag and drop anywhere on the page (files or folders), paste, or the
+// file pickers (one photo; several; a folder where the browser allows it).
 // Decides only "is this plausibly an image?"; the worker is the judge of whether it decodes,
 // so formats like HEIC get through here and receive the worker's specific message.
 
@@ -10,13 +11,40 @@ export function looksLikeImage(file) {
   return IMAGE_EXTENSIONS.test(file.name || '') || !/\.[a-z0-9]+$/i.test(file.name || '');
 }
 
+/** Every file under a dropped folder entry (FileSystemDirectoryEntry), depth first. */
+async function filesOfEntry(entry, depth = 0) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => entry.file(resolve, reject)).catch(() => null);
+    return file ? [file] : [];
+  }
+  if (!entry.isDirectory || depth > 8) return [];
+  const reader = entry.createReader();
+  const children = [];
+  for (;;) {
+    // readEntries hands out a directory in chunks (about 100 at a time) until an empty one.
+    const chunk = await new Promise((resolve, reject) => reader.readEntries(resolve, reject)).catch(() => []);
+    if (!chunk.length) break;
+    children.push(...chunk);
+  }
+  children.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+  const files = [];
+  for (const child of children) {
+    if (child.name.startsWith('.')) continue; // .DS_Store and friends
+    files.push(...(await filesOfEntry(child, depth + 1)));
+  }
+  return files;
+}
+
 /**
  * @param {object} handlers
  *   onFile(file, {ignored}) with the chosen file and how many others were left out;
- *   onNotImage(file); onNoImageInClipboard().
+ *   onFiles(files) for a batch (more than one image, or a folder); onNotImage(file);
+ *   onNoImageInClipboard().
  */
-export function setUpInput({ onFile, onNotImage, onNoImageInClipboard }) {
+export function setUpInput({ onFile, onFiles, onNotImage, onNoImageInClipboard }) {
   const picker = document.getElementById('file-input');
+  const batchPicker = document.getElementById('batch-input');
+  const folderPicker = document.getElementById('batch-folder-input');
   const body = document.body;
 
   function take(files) {
@@ -30,10 +58,28 @@ export function setUpInput({ onFile, onNotImage, onNoImageInClipboard }) {
     onFile(file, { ignored: list.length - 1 });
   }
 
+  /** Several files: a batch of the images among them; one image is the usual single flow. */
+  function takeMany(files) {
+    const list = [...files];
+    const images = list.filter(looksLikeImage);
+    if (images.length > 1 && onFiles) onFiles(images);
+    else take(images.length ? images : list);
+  }
+
   picker.addEventListener('change', () => {
     take(picker.files || []);
     picker.value = ''; // so choosing the same file again still fires "change"
   });
+  for (const input of [batchPicker, folderPicker]) {
+    input?.addEventListener('change', () => {
+      takeMany(input.files || []);
+      input.value = '';
+    });
+  }
+  // Folder picking is not everywhere (iOS Safari): offer it only where it exists.
+  if (folderPicker && !('webkitdirectory' in folderPicker)) {
+    document.getElementById('batch-folder').hidden = true;
+  }
 
   // Dragging files anywhere over the page shows the drop overlay. dragenter/leave fire for
   // every child element, so count them instead of trusting a single leave event.
@@ -59,7 +105,20 @@ export function setUpInput({ onFile, onNotImage, onNoImageInClipboard }) {
     event.preventDefault();
     depth = 0;
     body.classList.remove('drag-over');
-    take(event.dataTransfer.files);
+    // Entries must be taken now: the DataTransfer is emptied once this handler returns.
+    const entries = [...(event.dataTransfer.items || [])]
+      .filter((item) => item.kind === 'file')
+      .map((item) => item.webkitGetAsEntry?.())
+      .filter(Boolean);
+    const files = [...event.dataTransfer.files];
+    if (entries.some((entry) => entry.isDirectory)) {
+      Promise.all(entries.map((entry) => filesOfEntry(entry)))
+        .then((lists) => takeMany(lists.flat()));
+    } else if (files.length > 1) {
+      takeMany(files);
+    } else {
+      take(files);
+    }
   });
 
   document.addEventListener('paste', (event) => {

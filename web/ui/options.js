@@ -1,10 +1,13 @@
-// The option controls in the sidebar: model, refine edges, background, format and quality.
+// The option controls in the sidebar: model, refine edges, background (transparent, white,
+// any colour with recent-colour swatches, a photo, or the original blurred), format and quality.
 // Owns their rules (JPEG cannot be transparent) and remembers choices in localStorage,
 // and tells the app only what changed, in terms of the bridge's options.
 
 import { megabytes } from '../messages.js';
 
 const STORAGE_KEY = 'offcut.options';
+const SWATCH_KEY = 'offcut.recent-colours';
+const MAX_SWATCHES = 6;
 export const MODEL_IDS = ['u2netp', 'isnet-medium'];
 const HEX = /^#?([0-9a-f]{6}|[0-9a-f]{3})$/i;
 
@@ -14,6 +17,17 @@ function normaliseHex(text) {
   let digits = match[1].toLowerCase();
   if (digits.length === 3) digits = [...digits].map((d) => d + d).join('');
   return `#${digits}`;
+}
+
+export { normaliseHex };
+
+function loadSwatches() {
+  try {
+    const list = JSON.parse(localStorage.getItem(SWATCH_KEY));
+    return Array.isArray(list) ? list.map(normaliseHex).filter(Boolean).slice(0, MAX_SWATCHES) : [];
+  } catch {
+    return [];
+  }
 }
 
 function load() {
@@ -44,6 +58,11 @@ export class Options {
       colourRadio: document.getElementById('bg-colour'),
       colour: document.getElementById('bg-colour-value'),
       hex: document.getElementById('bg-colour-hex'),
+      photoRadio: document.getElementById('bg-photo'),
+      photoInput: document.getElementById('bg-photo-input'),
+      photoName: document.getElementById('bg-photo-name'),
+      photoRow: document.getElementById('photo-options'),
+      swatches: document.getElementById('swatches'),
       note: document.getElementById('background-note'),
       format: document.getElementById('format'),
       qualityRow: document.getElementById('quality-row'),
@@ -52,9 +71,13 @@ export class Options {
     };
     // Set when JPEG forced white, so going back to PNG/WebP can restore transparency.
     this.whiteForcedByJpeg = false;
+    /** The background photo: {name, bytes (ArrayBuffer), url} once chosen. Not remembered. */
+    this.photo = null;
     this.#restore();
+    this.#showSwatches();
     this.#listen();
     this.#applyFormatRules({ announce: false });
+    this.#showBackgroundExtras();
   }
 
   get modelId() {
@@ -92,22 +115,108 @@ export class Options {
     return this.el.backgrounds.find((input) => input.checked)?.value || 'transparent';
   }
 
-  /** null for transparent, otherwise '#rrggbb' (what both the preview and render() take). */
+  /** null for transparent, '#rrggbb', 'photo' or 'blur' (what render() takes). A photo
+   *  background without a photo yet counts as transparent. */
   get background() {
     switch (this.backgroundChoice) {
       case 'white': return '#ffffff';
       case 'colour': return normaliseHex(this.el.colour.value) || '#ffffff';
+      case 'photo': return this.photo ? 'photo' : null;
+      case 'blur': return 'blur';
       default: return null;
     }
+  }
+
+  /** What the preview shows behind the cutout: {kind: 'none'|'colour'|'photo'|'blur', ...}. */
+  get look() {
+    const background = this.background;
+    if (background === 'photo') return { kind: 'photo', url: this.photo.url };
+    if (background === 'blur') return { kind: 'blur' };
+    if (background) return { kind: 'colour', colour: background };
+    return { kind: 'none' };
+  }
+
+  /** The app sets these when a canvas preset asks for them (marketplace: white JPEG). */
+  setFormat(format) {
+    if (this.el.format.value === format) return;
+    this.el.format.value = format;
+    this.#applyFormatRules({ announce: false });
+    this.#changed();
+  }
+
+  setBackgroundChoice(choice) {
+    const input = this.el.backgrounds.find((item) => item.value === choice);
+    if (!input || input.checked) return;
+    input.checked = true;
+    this.whiteForcedByJpeg = false;
+    this.#changed();
+  }
+
+  /** Add the current colour to the recent-colour swatches (most recent first). */
+  rememberColour() {
+    if (this.backgroundChoice !== 'colour') return;
+    const colour = normaliseHex(this.el.colour.value);
+    if (!colour) return;
+    const list = [colour, ...loadSwatches().filter((item) => item !== colour)].slice(0, MAX_SWATCHES);
+    try {
+      localStorage.setItem(SWATCH_KEY, JSON.stringify(list));
+    } catch {
+      // Not remembering a swatch is harmless.
+    }
+    this.#showSwatches(list);
+  }
+
+  #showSwatches(list = loadSwatches()) {
+    const buttons = list.map((colour) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'swatch';
+      button.dataset.colour = colour;
+      button.title = colour;
+      button.setAttribute('aria-label', `Use ${colour}`);
+      button.style.backgroundColor = colour;
+      button.addEventListener('click', () => this.#useColour(colour));
+      return button;
+    });
+    this.el.swatches.replaceChildren(...buttons);
+    this.el.swatches.hidden = !buttons.length;
+  }
+
+  #useColour(colour) {
+    const { el } = this;
+    el.colour.value = colour;
+    el.hex.value = colour;
+    el.hex.removeAttribute('aria-invalid');
+    el.colourRadio.checked = true;
+    this.whiteForcedByJpeg = false;
+    this.#changed();
+  }
+
+  async #takePhoto(file) {
+    if (!file) return;
+    let bytes;
+    try {
+      bytes = await file.arrayBuffer();
+    } catch {
+      return;
+    }
+    if (this.photo) URL.revokeObjectURL(this.photo.url);
+    this.photo = { name: file.name || 'photo', bytes, url: URL.createObjectURL(file) };
+    this.el.photoName.textContent = this.photo.name;
+    this.el.photoRadio.checked = true;
+    this.whiteForcedByJpeg = false;
+    this.#changed();
   }
 
   get format() {
     return this.el.format.value;
   }
 
-  /** The options object for OffcutWorker.render(). */
+  /** The options object for OffcutWorker.render() (background, format and quality). */
   get renderOptions() {
-    return { background: this.background, format: this.format, quality: Number(this.el.quality.value) };
+    const options = { background: this.background, format: this.format, quality: Number(this.el.quality.value) };
+    if (options.background === 'photo') options.backgroundPhoto = this.photo.bytes;
+    return options;
   }
 
   #restore() {
@@ -119,7 +228,8 @@ export class Options {
       this.el.colour.value = colour;
       this.el.hex.value = colour;
     }
-    const background = this.el.backgrounds.find((input) => input.value === saved.background);
+    // A photo is not kept between visits, so a saved "photo" choice starts as transparent.
+    const background = this.el.backgrounds.find((input) => input.value === saved.background && input.value !== 'photo');
     if (background) background.checked = true;
     if ([...this.el.format.options].some((option) => option.value === saved.format)) {
       this.el.format.value = saved.format;
@@ -172,9 +282,16 @@ export class Options {
     for (const input of el.backgrounds) {
       input.addEventListener('change', () => {
         this.whiteForcedByJpeg = false;
+        // Choosing "Photo" before there is one opens the picker (the click is a user gesture).
+        if (input === el.photoRadio && input.checked && !this.photo) el.photoInput.click();
         this.#changed();
       });
     }
+    el.photoInput.addEventListener('change', () => {
+      this.#takePhoto(el.photoInput.files?.[0]);
+      el.photoInput.value = '';
+    });
+    el.colour.addEventListener('change', () => this.rememberColour());
 
     el.colour.addEventListener('input', () => {
       el.hex.value = el.colour.value;
@@ -201,6 +318,7 @@ export class Options {
         el.colourRadio.checked = true;
         el.hex.removeAttribute('aria-invalid');
         this.#changed();
+        this.rememberColour();
       } else {
         el.hex.setAttribute('aria-invalid', 'true');
       }
@@ -231,7 +349,13 @@ export class Options {
 
   #changed() {
     this.#save();
+    this.#showBackgroundExtras();
     this.handlers.onLookChange();
+  }
+
+  #showBackgroundExtras() {
+    const choice = this.backgroundChoice;
+    this.el.photoRow.hidden = choice !== 'photo';
   }
 
   #applyFormatRules({ announce }) {

@@ -5,6 +5,9 @@
 // (translate + scale), so both layers always line up exactly.
 // The divider lives outside the transform, in viewport space, so it stays where the user put
 // it while they zoom and pan; the original's clip is recomputed in image pixels from it.
+//
+// With a touch-up brush active (`brush`, see touchup.js), one pointer paints instead of
+// panning, and the whole view shows the cutout; two fingers still pinch and pan.
 
 const MIN_SCALE = 0.02;
 const MAX_SCALE = 32;
@@ -21,6 +24,8 @@ export class CompareViewer {
     this.before = document.getElementById('layer-before');
     this.original = document.getElementById('original-image');
     this.cutout = document.getElementById('cutout-image');
+    this.backdrop = document.getElementById('backdrop-image');
+    this.brush = null; // set by TouchUp: {active, begin, extend, end, abort, hover}
     this.divider = document.getElementById('compare-divider');
     this.width = 0;
     this.height = 0;
@@ -62,8 +67,45 @@ export class CompareViewer {
 
   /** null shows the checkerboard (transparent); otherwise a CSS colour behind the cutout. */
   setBackground(colour) {
-    this.canvas.classList.toggle('checkered', !colour);
-    this.canvas.style.setProperty('--cutout-background', colour || 'transparent');
+    this.setLook(colour ? { kind: 'colour', colour } : { kind: 'none' });
+  }
+
+  /**
+   * What the preview shows behind and under the cutout (a close likeness; the file's exact
+   * pixels come from render()).
+   * look: {kind: 'none'|'colour'|'photo'|'blur', colour, url}; shadow: render()'s shadow
+   * option or null; extent: the subject's longer side in image pixels (shadow sizes).
+   */
+  setLook(look, { shadow = null, extent = 0, originalUrl = '' } = {}) {
+    const { canvas, backdrop } = this;
+    canvas.classList.toggle('checkered', look.kind === 'none');
+    canvas.style.setProperty('--cutout-background', look.kind === 'colour' ? look.colour : 'transparent');
+    const url = look.kind === 'photo' ? look.url : look.kind === 'blur' ? originalUrl : '';
+    backdrop.hidden = !url;
+    if (url && backdrop.getAttribute('src') !== url) backdrop.src = url;
+    if (!url) backdrop.removeAttribute('src');
+    const longEdge = Math.max(this.width, this.height);
+    backdrop.classList.toggle('blurred', look.kind === 'blur');
+    backdrop.style.filter = look.kind === 'blur' ? `blur(${Math.max(1, 0.02 * longEdge).toFixed(1)}px)` : '';
+    const size = extent || longEdge;
+    let filter = '';
+    if (shadow && size) {
+      const [dx, dy] = shadow.offset || [0, 0.02];
+      // A CSS shadow's blur length is twice the Gaussian's standard deviation.
+      filter = `drop-shadow(${(dx * size).toFixed(1)}px ${(dy * size).toFixed(1)}px ${(2 * shadow.blur * size).toFixed(1)}px rgb(0 0 0 / ${shadow.opacity}))`;
+    }
+    canvas.style.setProperty('--cutout-filter', filter || 'none');
+  }
+
+  /** Brush mode: the cutout fills the view (no compare split), a crosshair cursor. */
+  setBrushing(on) {
+    this.viewport.classList.toggle('brushing', on);
+  }
+
+  /** Viewport client coordinates -> image pixels. */
+  toImage(clientX, clientY) {
+    const rect = this.viewport.getBoundingClientRect();
+    return { x: (clientX - rect.left - this.x) / this.scale, y: (clientY - rect.top - this.y) / this.scale };
   }
 
   /** The browser may not be able to show every original (e.g. TIFF): show the cutout alone. */
@@ -173,25 +215,37 @@ export class CompareViewer {
     viewport.addEventListener('pointerdown', (event) => {
       if (!this.hasImage) return;
       if (event.pointerType === 'mouse' && event.button !== 0) return;
-      viewport.setPointerCapture(event.pointerId);
+      try {
+        viewport.setPointerCapture(event.pointerId);
+      } catch {
+        // A synthetic pointer (tests, assistive tools) cannot be captured; it still works.
+      }
       this.pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
       if (this.pointers.size === 1) {
-        this.mode = event.target.closest('.divider') ? 'divider' : 'pan';
+        const onDivider = event.target.closest('.divider') && !this.brush?.active;
+        this.mode = onDivider ? 'divider' : this.brush?.active ? 'brush' : 'pan';
         if (this.mode === 'divider') divider.focus({ preventScroll: true });
+        if (this.mode === 'brush') this.brush.begin(this.toImage(event.clientX, event.clientY), this.scale);
       } else {
+        if (this.mode === 'brush') this.brush.abort();
         this.mode = 'pinch';
       }
       this.gesture = null;
-      viewport.classList.toggle('dragging', this.mode !== 'divider');
+      viewport.classList.toggle('dragging', this.mode === 'pan' || this.mode === 'pinch');
       event.preventDefault(); // no text selection or native image drag
     });
     viewport.addEventListener('pointermove', (event) => {
+      const rect = viewport.getBoundingClientRect();
+      this.brush?.hover(event.clientX - rect.left, event.clientY - rect.top, event.pointerType !== 'touch');
       const last = this.pointers.get(event.pointerId);
       if (!last) return;
       const now = { x: event.clientX, y: event.clientY };
       this.pointers.set(event.pointerId, now);
-      const rect = viewport.getBoundingClientRect();
-      if (this.mode === 'divider') {
+      if (this.mode === 'brush') {
+        // Fast strokes: the browser merges moves; take every one of them.
+        const moves = event.getCoalescedEvents?.() || [];
+        for (const move of moves.length ? moves : [event]) this.brush.extend(this.toImage(move.clientX, move.clientY));
+      } else if (this.mode === 'divider') {
         this.setSplit((now.x - rect.left) / rect.width);
       } else if (this.mode === 'pan') {
         this.panBy(now.x - last.x, now.y - last.y);
@@ -207,8 +261,15 @@ export class CompareViewer {
         this.gesture = { mid, distance };
       }
     });
+    viewport.addEventListener('pointerleave', () => this.brush?.hover(0, 0, false));
     const release = (event) => {
       if (!this.pointers.delete(event.pointerId)) return;
+      if (this.mode === 'brush') {
+        if (event.type === 'pointercancel') this.brush.abort();
+        else this.brush.end();
+        this.mode = null;
+        return;
+      }
       this.gesture = null;
       // Lifting one finger of a pinch continues as a pan with the other, without a jump.
       this.mode = this.pointers.size ? 'pan' : null;
