@@ -1,0 +1,44 @@
+"""A plain static host that cannot set headers: the service worker must add COOP/COEP so that
+the page is cross-origin isolated and onnxruntime-web gets its threads."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+
+from browsing import DIST, wait_for_state
+
+
+class PlainHandler(http.server.SimpleHTTPRequestHandler):
+    """No security headers at all, only correct MIME types (what any CDN does)."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".mjs": "text/javascript",
+                      ".js": "text/javascript"}
+
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        pass
+
+
+@pytest.fixture
+def plain_host():
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(PlainHandler, directory=str(DIST)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_service_worker_isolates_a_headerless_host(browser, plain_host):
+    context = browser.new_context()
+    page = context.new_page()
+    response = page.goto(plain_host + "/")
+    assert "cross-origin-embedder-policy" not in response.headers  # the host sends none
+    wait_for_state(page, "ready")
+    assert page.evaluate("() => self.crossOriginIsolated") is True
+    assert page.evaluate("() => navigator.serviceWorker.controller !== null") is True
+    assert "threads" in page.locator("#status-backend").inner_text()
+    context.close()
