@@ -51,55 +51,46 @@ def _log(message: str) -> None:
     print(f"[fetch] {message}", file=sys.stderr, flush=True)
 
 
-def pypi_artifact(package: str, version: str, filename: str, sha256: str, cache: Path) -> Path:
-    """A wheel from PyPI (``pip download --no-deps``), cached and checked against ``sha256``."""
+def _registry_download(
+    command: list[str], filename: str, digest_of, expected: str, what: str, cache: Path
+) -> Path:
+    """Run a registry client that writes ``filename`` into a temporary folder (appended as the
+    command's last argument), check the file's digest and move it into ``cache/downloads``.
+    A cached file with the right digest is returned without downloading."""
     target = cache / "downloads" / filename
-    if target.exists() and sha256_file(target) == sha256:
+    if target.exists() and digest_of(target) == expected:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    _log(f"downloading {package}=={version} from PyPI")
+    _log(f"downloading {what}")
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-q", "-d", tmp, f"{package}=={version}",
-        ]
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = subprocess.run([*command, tmp], capture_output=True, text=True)
         downloaded = Path(tmp) / filename
         if result.returncode != 0 or not downloaded.exists():
-            raise FetchError(
-                f"could not download {filename} ({package}=={version}) from PyPI: "
-                f"{result.stderr.strip()[-500:] or 'file not in the download'}"
-            )
-        actual = sha256_file(downloaded)
-        if actual != sha256:
-            raise FetchError(f"{filename} from PyPI: sha256 {actual} != pinned {sha256}")
+            detail = result.stderr.strip()[-500:] or f"{filename} not in the download"
+            raise FetchError(f"could not download {what}: {detail}")
+        actual = digest_of(downloaded)
+        if actual != expected:
+            raise FetchError(f"{what}: digest {actual} does not match pinned {expected}")
         shutil.move(str(downloaded), target)
     return target
+
+
+def pypi_artifact(package: str, version: str, filename: str, sha256: str, cache: Path) -> Path:
+    """A wheel from PyPI (``pip download --no-deps``), cached and checked against ``sha256``."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--disable-pip-version-check", "-q", f"{package}=={version}", "-d"]
+    return _registry_download(command, filename, sha256_file, sha256,
+                              f"{filename} ({package}=={version}) from PyPI", cache)
 
 
 def npm_tarball(spec: str, filename: str, integrity: str, cache: Path) -> Path:
     """An npm package tarball (``npm pack``), cached and checked against its sha512 integrity."""
-    target = cache / "downloads" / filename
-    if target.exists() and _npm_integrity(target) == integrity:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _log(f"downloading {spec} from the npm registry")
-    with tempfile.TemporaryDirectory() as tmp:
-        npm = shutil.which("npm")
-        if not npm:
-            raise FetchError(f"npm is needed to fetch {spec}; install Node.js")
-        result = subprocess.run(
-            [npm, "pack", spec, "--silent", "--pack-destination", tmp],
-            capture_output=True, text=True,
-        )
-        downloaded = Path(tmp) / filename
-        if result.returncode != 0 or not downloaded.exists():
-            raise FetchError(f"could not download {spec} from npm: {result.stderr.strip()[-500:]}")
-        actual = _npm_integrity(downloaded)
-        if actual != integrity:
-            raise FetchError(f"{spec} from npm: integrity {actual} != pinned {integrity}")
-        shutil.move(str(downloaded), target)
-    return target
+    npm = shutil.which("npm")
+    if not npm:
+        raise FetchError(f"npm is needed to fetch {spec}; install Node.js")
+    command = [npm, "pack", spec, "--silent", "--pack-destination"]
+    return _registry_download(command, filename, _npm_integrity, integrity,
+                              f"{spec} from the npm registry", cache)
 
 
 def _npm_integrity(path: Path) -> str:

@@ -1,6 +1,8 @@
-"""The model cache: IndexedDB, verified by SHA-256 on every load."""
+"""The model cache: IndexedDB, verified by SHA-256 on every load; offline after one visit."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -8,102 +10,78 @@ import pytest
 from browsing import CHROMIUM_ARGS, Recorder, chromium_path, wait_for_state
 from support import jpeg_bytes
 
+CORRUPT_CACHED_MODEL = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('offcut', 1);
+  open.onsuccess = () => {
+    const tx = open.result.transaction('models', 'readwrite');
+    const store = tx.objectStore('models');
+    const get = store.get('u2netp');
+    get.onsuccess = () => {
+      const bytes = new Uint8Array(get.result.bytes);
+      bytes[1000] ^= 0xff;
+      store.put({ ...get.result, bytes: bytes.buffer });
+    };
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  };
+  open.onerror = () => reject(open.error);
+})"""
+
 
 @pytest.fixture
-def persistent_context(playwright_instance, tmp_path):
-    """A browser profile on disk, so IndexedDB and the service worker survive a restart."""
-    def launch():
+def visit(playwright_instance, tmp_path, base_url):
+    """``with visit() as (page, recorder)``: open the app in one browser profile on disk (so
+    IndexedDB and the service worker survive between visits) and wait until it is ready."""
+
+    @contextmanager
+    def open_app(offline: bool = False):
         context = playwright_instance.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=chromium_path(), args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 800},
         )
         recorder = Recorder()
         recorder.attach(context)
-        return context, recorder
+        context.set_offline(offline)
+        try:
+            page = context.new_page()
+            page.goto(base_url + "/")
+            wait_for_state(page, "ready")
+            yield page, recorder
+        finally:
+            context.close()
 
-    yield launch
+    return open_app
 
 
 def model_part_requests(recorder: Recorder, model_id: str = "u2netp") -> list[str]:
     return recorder.urls(f"/models/{model_id}/")
 
 
-def test_second_visit_loads_the_model_from_indexeddb(persistent_context, base_url):
-    context, recorder = persistent_context()
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    assert model_part_requests(recorder), "first visit must download the model"
-    context.close()
-
-    context, recorder = persistent_context()
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    assert model_part_requests(recorder) == []
-    context.close()
+def test_second_visit_loads_the_model_from_indexeddb(visit):
+    with visit() as (_, recorder):
+        assert model_part_requests(recorder), "first visit must download the model"
+    with visit() as (_, recorder):
+        assert model_part_requests(recorder) == []
 
 
-def test_corrupt_cached_model_is_discarded_and_fetched_again(persistent_context, base_url):
-    context, _ = persistent_context()
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    # Flip one byte of the cached model, as a disk error or a half-written entry would.
-    page.evaluate(
-        """() => new Promise((resolve, reject) => {
-          const open = indexedDB.open('offcut', 1);
-          open.onsuccess = () => {
-            const tx = open.result.transaction('models', 'readwrite');
-            const store = tx.objectStore('models');
-            const get = store.get('u2netp');
-            get.onsuccess = () => {
-              const entry = get.result;
-              const bytes = new Uint8Array(entry.bytes);
-              bytes[1000] ^= 0xff;
-              store.put({ ...entry, bytes: bytes.buffer });
-            };
-            tx.oncomplete = resolve;
-            tx.onerror = () => reject(tx.error);
-          };
-          open.onerror = () => reject(open.error);
-        })"""
-    )
-    context.close()
-
-    context, recorder = persistent_context()
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    assert model_part_requests(recorder), "a corrupt cache entry must be downloaded again"
-    # The fresh copy replaced the bad one: the next visit is offline-clean again.
-    context.close()
-    context, recorder = persistent_context()
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    assert model_part_requests(recorder) == []
-    context.close()
+def test_corrupt_cached_model_is_discarded_and_fetched_again(visit):
+    with visit() as (page, _):
+        # Flip one byte of the cached model, as a disk error or a half-written entry would.
+        page.evaluate(CORRUPT_CACHED_MODEL)
+    with visit() as (_, recorder):
+        assert model_part_requests(recorder), "a corrupt cache entry must be downloaded again"
+    with visit() as (_, recorder):  # the fresh copy replaced the bad one
+        assert model_part_requests(recorder) == []
 
 
-def test_works_offline_after_the_first_visit(persistent_context, base_url, tmp_path):
-    context, _ = persistent_context()
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    # The service worker has precached the app shell once it is ready.
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    context.close()
-
-    context, recorder = persistent_context()
-    context.set_offline(True)
-    page = context.new_page()
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    photo = tmp_path / "offline.jpg"
+def test_works_offline_after_the_first_visit(visit, tmp_path):
+    with visit() as (page, _):
+        # The service worker has precached the app shell once it is ready.
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     image = np.zeros((60, 80, 3), np.uint8)
     image[15:45, 20:60] = (200, 40, 40)
+    photo = tmp_path / "offline.jpg"
     photo.write_bytes(jpeg_bytes(image))
-    page.set_input_files("#file-input", str(photo))
-    wait_for_state(page, "done")
-    context.close()
+    with visit(offline=True) as (page, _):
+        page.set_input_files("#file-input", str(photo))
+        wait_for_state(page, "done")
