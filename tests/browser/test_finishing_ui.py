@@ -91,14 +91,14 @@ def page(shared_page):
 
 
 def reset_options(page) -> None:
-    page.check("#bg-transparent", force=True)
-    page.select_option("#format", "png")
-    page.select_option("#preset", "none")
     for selector in ("#shadow", "#crop", "#export-mask"):
         if page.locator(selector).is_checked():
             page.uncheck(selector)
+    page.select_option("#preset", "none")
+    page.select_option("#format", "png")
+    page.check("#bg-transparent", force=True)
     page.fill("#max-size", "")
-    page.fill("#margin", "5%")
+    page.eval_on_selector("#margin", "el => { el.value = '5%'; }")  # disabled without crop
     page.fill("#file-name", "")
     page.locator("#file-name").dispatch_event("change")
     page.check("#brush-off", force=True)
@@ -444,18 +444,36 @@ def test_touchup_erase_with_touch(browser, base_url, photo_png):
 
 
 def test_marketplace_preset_matches_the_cli(page, photo_png, records, model_runner):
-    page.select_option("#preset", "marketplace")
-    _, data = download(page)
-    browser_pixels = np.asarray(decode(data).convert("RGB")).astype(int)
+    """The browser's marketplace file against the CLI pipeline's, from the same PNG input.
 
+    The composite (crop, 2000 x 2000 canvas, LANCZOS scaling, white background) is compared as
+    PNG first: it must agree within 3 levels. The JPEG itself is then encoded by two different
+    libraries (Pyodide's Pillow links IJG libjpeg 9, CPython's links libjpeg-turbo), whose
+    DCT rounding differs on a few hundred pixels by a few more levels: that is bounded too.
+    """
     cutout = pipeline.cutout(photo_png.read_bytes(), records["u2netp"], model_runner("u2netp"))
-    options = pipeline.ExportOptions.from_dict({
-        "background": "#ffffff", "format": "jpeg", "quality": 92, "shadow": None, "crop": False,
-        "margin": "5%", "preset": "marketplace", "mask": False,
-    })
-    cli_data, mime = pipeline.render(cutout, options)
+    base = {"background": "#ffffff", "shadow": None, "crop": False, "margin": "5%",
+            "preset": "marketplace", "mask": False}
+
+    page.select_option("#preset", "marketplace")
+    page.select_option("#format", "png")
+    _, data = download(page)
+    browser_png = np.asarray(decode(data).convert("RGB")).astype(int)
+    cli_png, _ = pipeline.render(cutout, pipeline.ExportOptions.from_dict({**base, "format": "png"}))
+    cli_png = np.asarray(decode(cli_png).convert("RGB")).astype(int)
+    assert browser_png.shape == cli_png.shape == (2000, 2000, 3)
+    difference = np.abs(browser_png - cli_png)
+    assert difference.max() <= 3, f"composite differs by up to {difference.max()} per channel"
+
+    page.select_option("#format", "jpeg")
+    _, data = download(page)
+    browser_jpeg = np.asarray(decode(data).convert("RGB")).astype(int)
+    cli_jpeg, mime = pipeline.render(
+        cutout, pipeline.ExportOptions.from_dict({**base, "format": "jpeg", "quality": 92})
+    )
     assert mime == "image/jpeg"
-    cli_pixels = np.asarray(decode(cli_data).convert("RGB")).astype(int)
-    assert browser_pixels.shape == cli_pixels.shape == (2000, 2000, 3)
-    difference = np.abs(browser_pixels - cli_pixels)
-    assert difference.max() <= 3, f"differs by up to {difference.max()} per channel"
+    cli_jpeg = np.asarray(decode(cli_jpeg).convert("RGB")).astype(int)
+    difference = np.abs(browser_jpeg - cli_jpeg)
+    assert difference.max() <= 10, f"JPEG differs by up to {difference.max()} per channel"
+    assert (difference > 3).mean() < 0.001, (difference > 3).sum()
+    assert difference.mean() < 0.1, difference.mean()
