@@ -47,7 +47,7 @@ def batch_files(tmp_path_factory) -> list[Path]:
     if images.exists():
         sources = sorted(images.glob("*.jpg"))[:5]
         paths = [folder / s.name for s in sources]
-        for source, path in zip(sources, paths):
+        for source, path in zip(sources, paths, strict=True):
             path.write_bytes(source.read_bytes())
     else:
         from skimage import data
@@ -55,7 +55,7 @@ def batch_files(tmp_path_factory) -> list[Path]:
         samples = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(),
                    data.immunohistochemistry()]
         paths = [folder / f"sample{i}.jpg" for i in range(len(samples))]
-        for rgb, path in zip(samples, paths):
+        for rgb, path in zip(samples, paths, strict=True):
             path.write_bytes(jpeg_bytes(rgb))
     broken = folder / "broken.jpg"
     broken.write_bytes(paths[0].read_bytes()[:2500])
@@ -107,7 +107,8 @@ def reset_options(page) -> None:
 def set_range(page, selector: str, value) -> None:
     page.eval_on_selector(
         selector,
-        "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', {bubbles: true})); }",
+        "(el, v) => { el.value = String(v);"
+        " el.dispatchEvent(new Event('input', {bubbles: true})); }",
         value,
     )
 
@@ -355,7 +356,8 @@ def erased_region(shape, start, end, radius) -> np.ndarray:
     """Pixels well inside the stroke: within 60% of the radius of the segment."""
     ys, xs = np.mgrid[: shape[0], : shape[1]]
     (x0, y0), (x1, y1) = start, end
-    t = np.clip(((xs - x0) * (x1 - x0) + (ys - y0) * (y1 - y0)) / ((x1 - x0) ** 2 + (y1 - y0) ** 2), 0, 1)
+    length2 = (x1 - x0) ** 2 + (y1 - y0) ** 2
+    t = np.clip(((xs - x0) * (x1 - x0) + (ys - y0) * (y1 - y0)) / length2, 0, 1)
     distance = np.hypot(xs - (x0 + t * (x1 - x0)), ys - (y0 + t * (y1 - y0)))
     return distance <= 0.6 * radius
 
@@ -459,7 +461,8 @@ def test_marketplace_preset_matches_the_cli(page, photo_png, records, model_runn
     page.select_option("#format", "png")
     _, data = download(page)
     browser_png = np.asarray(decode(data).convert("RGB")).astype(int)
-    cli_png, _ = pipeline.render(cutout, pipeline.ExportOptions.from_dict({**base, "format": "png"}))
+    options = pipeline.ExportOptions.from_dict({**base, "format": "png"})
+    cli_png, _ = pipeline.render(cutout, options)
     cli_png = np.asarray(decode(cli_png).convert("RGB")).astype(int)
     assert browser_png.shape == cli_png.shape == (2000, 2000, 3)
     difference = np.abs(browser_png - cli_png)
