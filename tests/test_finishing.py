@@ -176,3 +176,12 @@ def test_touchup_restore_and_erase():
 def test_shadow_opacity_validated():
     with pytest.raises(InvalidOption):
         effects.drop_shadow(np.zeros((4, 4), np.uint8), 1.5, 0.1, (0, 0))
+
+
+def test_plain_options_are_recognised():
+    assert pipeline.ExportOptions.from_dict({"format": "png", "quality": 80}).is_plain()
+    for change in ({"background": "white"}, {"crop": True}, {"mask": True},
+                   {"format": "jpeg"}, {"preset": "social"}, {"max_size": 100},
+                   {"strokes": [{"mode": "erase", "radius": 2, "points": [[1, 1]]}]},
+                   {"shadow": {"opacity": 0.2}}):
+        assert not pipeline.ExportOptions.from_dict(change).is_plain(), change

@@ -136,6 +136,12 @@ class ExportOptions:
             strokes=tuple(data.get("strokes") or ()),
         )
 
+    def is_plain(self) -> bool:
+        """True when the output is the cutout as it is: a full-size transparent PNG."""
+        return (self.background is None and self.resolved_format() == "png" and not self.shadow
+                and not self.crop and not self.preset and not self.max_size and not self.mask
+                and not self.strokes)
+
     def resolved_format(self) -> str:
         if self.mask:
             return "png"

@@ -54,7 +54,8 @@ def _progress(callback):
 @_guarded
 def start(data, record_json: str, progress=None) -> dict:
     """Decode image bytes (a JS Uint8Array) and return the model input as a Float32Array."""
-    _state["job"] = _state["cutout"] = None  # free the previous image before decoding
+    # Free the previous image before decoding the next one.
+    _state["job"] = _state["cutout"] = _state["plain_png"] = None
     record = ModelRecord.from_dict(json.loads(record_json))
     job = pipeline.start(data.to_bytes(), record, _progress(progress))
     _state["job"] = job
@@ -81,6 +82,7 @@ def complete(output, refine_edges: bool, progress=None) -> dict:
     t0 = time.perf_counter()
     report("encode", 0, 1)
     png, mime = pipeline.render(cutout)
+    _state["plain_png"] = png  # a plain download is these bytes: no second encode
     cutout.timings["encode"] = time.perf_counter() - t0
     return {
         "preview": memoryview(png),
@@ -102,6 +104,9 @@ def render(options_json: str, background_photo=None, progress=None) -> dict:
     report = _progress(progress)
     report("encode", 0, 1)
     photo = background_photo.to_bytes() if background_photo is not None else None
-    data, mime = pipeline.render(cutout, options, photo)
+    if options.is_plain() and _state.get("plain_png"):
+        data, mime = _state["plain_png"], "image/png"
+    else:
+        data, mime = pipeline.render(cutout, options, photo)
     report("encode", 1, 1)
     return {"bytes": memoryview(data), "mime": mime, "format": options.resolved_format()}
