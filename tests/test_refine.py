@@ -166,3 +166,29 @@ def test_foreground_tiles_agree_with_one_tile(monkeypatch):
     tiled = refine.estimate_foreground(rgb, alpha8).astype(np.int16)
     # Bilinear crops round differently at ~1e-6, which can flip a rounding by one level.
     assert np.abs(whole - tiled).max() <= 1
+
+
+def test_confidence_keeps_the_half_crossing_and_order():
+    q = np.linspace(0, 1, 101, dtype=np.float32)[None].repeat(3, axis=0)
+    p = np.array([[0.02], [0.5], [0.97]], dtype=np.float32).repeat(101, axis=1)
+    out = refine._confident(q.copy(), p)
+    assert np.all(np.diff(out, axis=1) >= 0)
+    assert np.all((out >= 0.5) == (q >= 0.5))
+    # Unsure model: unchanged; sure model: faint values pushed to its side.
+    np.testing.assert_allclose(out[1], q[1], atol=1e-6)
+    assert out[0, 20] < 0.02 and out[2, 80] > 0.98
+
+
+def test_lookalike_background_leaves_no_haze(monkeypatch):
+    # Background right next to the subject holds a patch of the subject's colour (a silver
+    # car beside a grey road); the model's soft edge says "background" there.
+    rgb, truth = _step_scene(120, 160, 80)
+    rgb[40:80, 66:74] = (230, 150, 40)
+    low = np.asarray(Image.fromarray(truth, "F").resize((24, 24), Image.BILINEAR))
+    patch = (slice(40, 80), slice(66, 72))
+    monkeypatch.setattr(refine, "CONFIDENCE_GAMMA", 0.0)
+    plain = refine.upsample_alpha(low, rgb)[patch].mean()
+    monkeypatch.undo()
+    out = refine.upsample_alpha(low, rgb)
+    assert out[patch].mean() < 0.5 * plain, (out[patch].mean(), plain)
+    assert out[patch].mean() < 0.05

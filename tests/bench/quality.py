@@ -7,7 +7,10 @@ Usage::
 
 Each model runs once per image (onnxruntime, CPU); its low-resolution mask is cached as
 ``<cache>/<model id>/<stem>.npy`` so re-scoring after a change to ``refine`` is cheap.
-Scores are per-image means of IoU, Dice (alpha >= 0.5), alpha MAE and boundary F (2 px).
+Scores are per-image means of IoU, Dice (alpha >= 0.5), alpha MAE, boundary F (2 px) and
+two "haze" scores over the ground truth's background farther than ``HAZE_GAP`` px from its
+boundary: the mean alpha there, and the fraction of those pixels with alpha above
+``HAZE_LEVEL`` (faint smudges next to the subject show up in both; so do gross model errors).
 """
 
 from __future__ import annotations
@@ -24,11 +27,26 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "py"))
 
 from offcut import metrics, refine  # noqa: E402
+from offcut.filters import max_filter  # noqa: E402
 from offcut.finish import mask_from_output  # noqa: E402
 from offcut.prepare import prepare  # noqa: E402
 from offcut.records import load_records  # noqa: E402
 
-METRICS = ("iou", "dice", "mae", "bf")
+METRICS = ("iou", "dice", "mae", "bf", "haze", "hazef")
+#: Background pixels closer than this to the ground truth's boundary do not count as haze.
+HAZE_GAP = 3
+#: Alpha above this counts as visible haze.
+HAZE_LEVEL = 0.05
+
+
+def haze(alpha8: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Mean alpha and fraction above ``HAZE_LEVEL`` over background far from the boundary."""
+    truth = gt > metrics.IGNORE
+    far = (gt < metrics.IGNORE) & ~max_filter(metrics.boundary(truth), HAZE_GAP)
+    if not far.any():
+        return {"haze": 0.0, "hazef": 0.0}
+    alpha = alpha8[far].astype(np.float32) / np.float32(255)
+    return {"haze": float(alpha.mean()), "hazef": float((alpha > HAZE_LEVEL).mean())}
 
 
 def model_path(models_dir: Path, filename: str) -> Path | None:
@@ -68,7 +86,7 @@ def low_masks(record, path: Path | None, images: list[Path], cache: Path) -> dic
 
 def evaluate(
     record_id: str, masks: dict[str, Path], images: list[Path], gt_dir: Path,
-    mask_scale: float = 1.0,
+    mask_scale: float = 1.0, radius_scale: float = 1.0,
 ) -> dict:
     """Per-image scores for both paths; returns ``{"naive": {...}, "refined": {...}}`` of lists.
 
@@ -87,11 +105,13 @@ def evaluate(
             low = np.clip(refine.resize_float(low, side, side), 0, 1)
         for name, refine_edges in (("naive", False), ("refined", True)):
             t0 = time.perf_counter()
-            alpha = refine.upsample_alpha(low, rgb, refine_edges=refine_edges)
+            alpha = refine.upsample_alpha(
+                low, rgb, refine_edges=refine_edges, radius_scale=radius_scale
+            )
             seconds[name] += time.perf_counter() - t0
             # Score what the product ships: alpha quantised to uint8.
             alpha8 = (np.clip(alpha, 0, 1) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
-            for key, value in metrics.score(alpha8, gt).items():
+            for key, value in {**metrics.score(alpha8, gt), **haze(alpha8, gt)}.items():
                 results[name][key].append(value)
     results["seconds"] = seconds
     return results
@@ -100,8 +120,11 @@ def evaluate(
 def print_table(all_results: dict, count: int) -> None:
     """Markdown table of per-image means plus a refined/naive ratio row per model."""
     print(f"\nper-image means over {count} images\n")
-    print("| model | path | IoU | Dice | alpha MAE | boundary F | upsample ms/img |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| model | path | IoU | Dice | alpha MAE | boundary F | haze | haze > "
+        f"{HAZE_LEVEL} | upsample ms/img |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for model_id, results in all_results.items():
         means = {}
         for name in ("naive", "refined"):
@@ -134,7 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outputs-only", action="store_true", help="fill the cache, no scores")
     parser.add_argument("--mask-scale", type=float, default=1.0,
                         help="shrink the model's mask first (simulates larger photos)")
+    parser.add_argument("--radius-scale", default="",
+                        help="per-model guided-filter radius factor, e.g. isnet-medium=0.5")
     args = parser.parse_args(argv)
+    radius_scales = {
+        key: float(value)
+        for key, value in (item.split("=") for item in args.radius_scale.split(",") if item)
+    }
 
     images = sorted((args.data / "images").glob("*"))
     if args.limit:
@@ -148,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         masks = low_masks(record, path, images, args.cache)
         if not args.outputs_only:
             all_results[model_id] = evaluate(model_id, masks, images, args.data / "gt",
-                                             args.mask_scale)
+                                             args.mask_scale, radius_scales.get(model_id, 1.0))
     if all_results:
-        print(f"mask scale {args.mask_scale}")
+        print(f"mask scale {args.mask_scale}; radius scales {radius_scales or 'all 1.0'}")
         print_table(all_results, len(images))
     return 0
 
