@@ -219,7 +219,7 @@ def _confident(q: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Push partial values of ``q`` towards the side the model ``p`` is sure of (in place).
 
     ``q < 0.5`` becomes ``0.5 * (2q) ** g`` and ``q > 0.5`` its mirror image, with
-    ``g = 1 + CONFIDENCE_GAMMA * |2p - 1|``: monotonic, 0.5 stays 0.5 (see ``CONFIDENCE_GAMMA``).
+    ``g = 1 + CONFIDENCE_GAMMA * |2p - 1| ** CONFIDENCE_POWER``: monotonic, 0.5 stays 0.5.
     Only the partial pixels (a thin band) are computed.
     """
     flat = q.reshape(-1)
