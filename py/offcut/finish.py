@@ -74,4 +74,5 @@ def finish(
     ndarray of float32, shape (H, W), values in [0, 1]
     """
     low = mask_from_output(output, record)
-    return refine.upsample_alpha(low, rgb, refine_edges=refine_edges)
+    return refine.upsample_alpha(low, rgb, refine_edges=refine_edges,
+                                 radius_scale=record.refine_radius_scale)

@@ -31,6 +31,9 @@ class ModelRecord:
         Which ONNX output holds the mask, shape ``(1, 1, size, size)``.
     minmax : bool
         Whether the output must be min-max normalised to 0..1 (u2netp), or is 0..1 already.
+    refine_radius_scale : float
+        Multiplies the edge-refinement filter's radius. IS-Net's mask is already sharp at
+        1024 px; half the radius ties bilinear on boundary F instead of losing to it.
     """
 
     id: str
@@ -42,6 +45,7 @@ class ModelRecord:
     output_index: int
     minmax: bool
     raw: dict
+    refine_radius_scale: float = 1.0
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelRecord:
@@ -57,6 +61,7 @@ class ModelRecord:
             output_index=int(out["index"]),
             minmax=bool(out["minmax"]),
             raw=data,
+            refine_radius_scale=float(data.get("refine_radius_scale", 1.0)),
         )
 
 

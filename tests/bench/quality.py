@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mask-scale", type=float, default=1.0,
                         help="shrink the model's mask first (simulates larger photos)")
     parser.add_argument("--radius-scale", default="",
-                        help="per-model guided-filter radius factor, e.g. isnet-medium=0.5")
+                        help="override the records' refine_radius_scale, e.g. isnet-medium=0.5")
     args = parser.parse_args(argv)
     radius_scales = {
         key: float(value)
@@ -176,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         path = model_path(args.models_dir, record.raw["file"])
         masks = low_masks(record, path, images, args.cache)
         if not args.outputs_only:
+            scale = radius_scales.get(model_id, record.refine_radius_scale)
+            radius_scales[model_id] = scale
             all_results[model_id] = evaluate(model_id, masks, images, args.data / "gt",
-                                             args.mask_scale, radius_scales.get(model_id, 1.0))
+                                             args.mask_scale, scale)
     if all_results:
-        print(f"mask scale {args.mask_scale}; radius scales {radius_scales or 'all 1.0'}")
+        print(f"mask scale {args.mask_scale}; radius scales {radius_scales}")
         print_table(all_results, len(images))
     return 0
 
