@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from offcut import compose
+from offcut import compose, effects
 from offcut.encode import encode
 from offcut.errors import InvalidOption
 
@@ -28,21 +28,25 @@ def test_rgba_stacks_foreground_and_alpha():
 def test_flatten_exact_integer_blend():
     fg = np.array([[[200, 100, 0]] * 3], np.uint8)
     alpha = np.array([[0, 255, 51]], np.uint8)
-    out = compose.flatten(fg, alpha, (255, 255, 255))
+    out = effects.composite(fg, alpha, None, (255, 255, 255))
     np.testing.assert_array_equal(out[0, 0], [255, 255, 255])  # background exactly
     np.testing.assert_array_equal(out[0, 1], [200, 100, 0])  # subject exactly
     # 51/255 = 0.2: 200*.2 + 255*.8 = 244, 100*.2 + 255*.8 = 224, 0 + 204 = 204
     np.testing.assert_array_equal(out[0, 2], [244, 224, 204])
 
 
-def test_flatten_in_bands_matches_whole(monkeypatch):
+@pytest.mark.parametrize("with_shadow", [False, True])
+@pytest.mark.parametrize("background", ["image", "colour", "transparent"])
+def test_composite_in_bands_matches_whole(monkeypatch, background, with_shadow):
     rng = np.random.default_rng(1)
     fg = rng.integers(0, 256, (50, 7, 3), dtype=np.uint8)
     alpha = rng.integers(0, 256, (50, 7), dtype=np.uint8)
     bg = rng.integers(0, 256, (50, 7, 3), dtype=np.uint8)
-    whole = compose.flatten(fg, alpha, bg)
-    monkeypatch.setattr(compose, "BAND_ROWS", 8)
-    np.testing.assert_array_equal(compose.flatten(fg, alpha, bg), whole)
+    bg = {"image": bg, "colour": (9, 99, 199), "transparent": None}[background]
+    shadow = rng.integers(0, 256, (50, 7), dtype=np.uint8) if with_shadow else None
+    whole = effects.composite(fg, alpha, shadow, bg)
+    monkeypatch.setattr(effects, "BAND_ROWS", 8)
+    np.testing.assert_array_equal(effects.composite(fg, alpha, shadow, bg), whole)
 
 
 @pytest.mark.parametrize("fmt", ["png", "webp"])

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-import json
 import shutil
 import subprocess
 import sys
@@ -187,9 +185,3 @@ def pyodide_package(
         check_sha256(data, sha256, file_name, fallback["package"])
     target.write_bytes(data)
     return data
-
-
-def read_json(data: bytes | str | Path) -> dict:
-    if isinstance(data, Path):
-        data = data.read_bytes()
-    return json.load(io.BytesIO(data if isinstance(data, bytes) else data.encode()))
