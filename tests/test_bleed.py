@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from offcut import refine
+from offcut import foreground, refine
 
 GREEN = (0.0, 1.0, 0.0)
 
@@ -90,7 +90,7 @@ def test_scene_has_partial_alpha():
 
 def test_foreground_removes_green_bleed():
     fg, alpha8, rgb = make_scene()
-    estimate = refine.estimate_foreground(rgb, alpha8)
+    estimate = foreground.estimate_foreground(rgb, alpha8)
     assert estimate.dtype == np.uint8 and estimate.shape == rgb.shape
     before, after = bleed_errors(fg, alpha8, rgb, estimate)
     # Measured: 113.6 before, 4.4 after (tests/bench/bleed.py); 10x leaves a margin.
@@ -99,14 +99,14 @@ def test_foreground_removes_green_bleed():
 
 def test_foreground_removes_magenta_bleed_with_float_alpha():
     fg, alpha8, rgb = make_scene(seed=5, background=(1.0, 0.0, 1.0))
-    estimate = refine.estimate_foreground(rgb, alpha8.astype(np.float32) / 255)
+    estimate = foreground.estimate_foreground(rgb, alpha8.astype(np.float32) / 255)
     before, after = bleed_errors(fg, alpha8, rgb, estimate)
     assert after * 10 < before, (before, after)
 
 
 def test_opaque_pixels_keep_exact_source_colours():
     fg, alpha8, rgb = make_scene()
-    estimate = refine.estimate_foreground(rgb, alpha8)
+    estimate = foreground.estimate_foreground(rgb, alpha8)
     opaque = alpha8 == 255
     assert np.array_equal(estimate[opaque], rgb[opaque])
 

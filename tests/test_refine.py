@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from offcut import filters, refine
+from offcut import filters, foreground, refine
 
 
 def _step_scene(height=120, width=160, edge=70):
@@ -150,24 +150,24 @@ def test_foreground_dtypes_and_exact_opaque_and_constant():
     alpha = np.zeros((90, 110), dtype=np.uint8)
     alpha[20:70, 30:80] = 255
     alpha[20:70, 28:30] = 128
-    out = refine.estimate_foreground(rgb, alpha)
+    out = foreground.estimate_foreground(rgb, alpha)
     assert out.dtype == np.uint8 and out.shape == rgb.shape
     opaque = alpha == 255
     assert np.array_equal(out[opaque], rgb[opaque])
     assert np.array_equal(out[alpha == 0], rgb[alpha == 0])
     # No partial alpha at all: the source comes back untouched.
     binary = np.where(alpha == 128, 0, alpha).astype(np.uint8)
-    assert np.array_equal(refine.estimate_foreground(rgb, binary), rgb)
+    assert np.array_equal(foreground.estimate_foreground(rgb, binary), rgb)
 
 
 def test_foreground_tiles_agree_with_one_tile(monkeypatch):
     from test_bleed import make_scene
 
     _, alpha8, rgb = make_scene(200, 260)
-    monkeypatch.setattr(refine, "FG_TILE", 1024)
-    whole = refine.estimate_foreground(rgb, alpha8).astype(np.int16)
-    monkeypatch.setattr(refine, "FG_TILE", 48)
-    tiled = refine.estimate_foreground(rgb, alpha8).astype(np.int16)
+    monkeypatch.setattr(foreground, "FG_TILE", 1024)
+    whole = foreground.estimate_foreground(rgb, alpha8).astype(np.int16)
+    monkeypatch.setattr(foreground, "FG_TILE", 48)
+    tiled = foreground.estimate_foreground(rgb, alpha8).astype(np.int16)
     # Bilinear crops round differently at ~1e-6, which can flip a rounding by one level.
     assert np.abs(whole - tiled).max() <= 1
 

@@ -174,3 +174,11 @@ def apply_coefficients(a: np.ndarray, b: np.ndarray, guide: np.ndarray) -> np.nd
     q += a[2] * guide[2]
     q += b
     return q
+
+
+def planar_rgb(rgb: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) -> float32 (3, H, W) in [0, 1]: the planar layout the box filters want."""
+    guide = np.empty((3,) + rgb.shape[:2], dtype=np.float32)
+    for channel in range(3):
+        np.multiply(rgb[:, :, channel], np.float32(1 / 255), out=guide[channel])
+    return guide

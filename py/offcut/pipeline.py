@@ -15,11 +15,12 @@ from pathlib import PurePath
 import numpy as np
 from PIL import Image
 
-from offcut import compose, effects, layout, refine, touchup
+from offcut import compose, effects, layout, touchup
 from offcut.decode import Decoded, decode
 from offcut.encode import FORMATS, MIME_TYPES, encode
 from offcut.errors import InvalidOption
 from offcut.finish import finish, quantise_alpha
+from offcut.foreground import estimate_foreground
 from offcut.prepare import prepare
 from offcut.records import ModelRecord
 
@@ -179,11 +180,11 @@ def complete(
     del alpha
     t1 = time.perf_counter()
     progress("refine", 1, 2)
-    foreground = refine.estimate_foreground(job.decoded.rgb, alpha8)
+    colour = estimate_foreground(job.decoded.rgb, alpha8)
     t2 = time.perf_counter()
     progress("refine", 2, 2)
     timings = dict(job.timings, finish=t1 - t0, foreground=t2 - t1)
-    return Cutout(foreground, alpha8, job.decoded, timings)
+    return Cutout(colour, alpha8, job.decoded, timings)
 
 
 def render(

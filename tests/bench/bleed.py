@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT / "py"), str(ROOT / "tests")]
 
 from test_bleed import make_scene  # noqa: E402
 
-from offcut import refine  # noqa: E402
+from offcut import foreground, refine  # noqa: E402
 
 SCENES = {"green": (0.0, 1.0, 0.0), "magenta": (1.0, 0.0, 1.0)}
 RANGES = ((1, 26), (26, 128), (128, 230), (230, 255))
@@ -33,7 +33,7 @@ def main() -> int:
         for seed in (3, 5):
             fg, alpha8, rgb = make_scene(seed=seed, background=colour)
             t0 = time.perf_counter()
-            estimate = refine.estimate_foreground(rgb, alpha8).astype(np.float32)
+            estimate = foreground.estimate_foreground(rgb, alpha8).astype(np.float32)
             seconds = time.perf_counter() - t0
             truth = fg * 255
             for lo, hi in ((1, 255), *RANGES):

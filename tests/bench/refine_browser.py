@@ -25,7 +25,7 @@ MEASURE = """
 import io, time, tracemalloc, json
 import numpy as np
 from PIL import Image
-from offcut import refine
+from offcut import foreground, refine
 from offcut.finish import quantise_alpha
 
 def measure(jpeg, megapixels):
@@ -46,7 +46,7 @@ def measure(jpeg, megapixels):
         alpha8 = quantise_alpha(alpha)
         del alpha
         t1 = time.perf_counter()
-        refine.estimate_foreground(rgb, alpha8)
+        foreground.estimate_foreground(rgb, alpha8)
         t2 = time.perf_counter()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

@@ -23,7 +23,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "py"))
 
-from offcut import refine  # noqa: E402
+from offcut import foreground, refine  # noqa: E402
 from offcut.finish import quantise_alpha  # noqa: E402
 
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         alpha_s, alpha_peak = measure(refine.upsample_alpha, low, rgb)
         # The pipeline quantises the alpha before estimating colours: do the same.
         alpha8 = quantise_alpha(refine.upsample_alpha(low, rgb))
-        fg_s, fg_peak = measure(refine.estimate_foreground, rgb, alpha8)
+        fg_s, fg_peak = measure(foreground.estimate_foreground, rgb, alpha8)
         total = alpha_s + fg_s
         peak = max(alpha_peak, fg_peak)
         print(
