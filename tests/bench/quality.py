@@ -3,7 +3,7 @@
 Usage::
 
     PYTHONPATH=py python tests/bench/quality.py [--limit N] [--models u2netp,isnet-medium]
-        [--models-dir DIR] [--data DIR] [--cache DIR] [--outputs-only]
+        [--models-dir DIR] [--data DIR] [--cache DIR] [--outputs-only] [--from-gt SIDE]
 
 Each model runs once per image (onnxruntime, CPU); its low-resolution mask is cached as
 ``<cache>/<model id>/<stem>.npy`` so re-scoring after a change to ``refine`` is cheap.
@@ -11,6 +11,10 @@ Scores are per-image means of IoU, Dice (alpha >= 0.5), alpha MAE, boundary F (2
 two "haze" scores over the ground truth's background farther than ``HAZE_GAP`` px from its
 boundary: the mean alpha there, and the fraction of those pixels with alpha above
 ``HAZE_LEVEL`` (faint smudges next to the subject show up in both; so do gross model errors).
+
+``--from-gt SIDE`` is the control without model error: the "model's mask" is the ground truth
+itself squashed to SIDE x SIDE (as a model's input is), so the scores measure the upsampling
+alone: how much of the boundary is lost by the low resolution and what refinement recovers.
 """
 
 from __future__ import annotations
@@ -84,22 +88,30 @@ def low_masks(record, path: Path | None, images: list[Path], cache: Path) -> dic
     return {p.stem: folder / f"{p.stem}.npy" for p in images}
 
 
+def gt_mask(gt: np.ndarray, side: int) -> np.ndarray:
+    """A perfect model's mask: the ground truth (ignore counted as foreground) squashed to
+    ``side`` x ``side`` with Pillow's antialiasing bilinear, float32 in [0, 1]."""
+    truth = (gt >= metrics.IGNORE).astype(np.float32)
+    return np.clip(refine.resize_float(truth, side, side), 0.0, 1.0)
+
+
 def evaluate(
-    record_id: str, masks: dict[str, Path], images: list[Path], gt_dir: Path,
+    record_id: str, masks: dict[str, Path] | int, images: list[Path], gt_dir: Path,
     mask_scale: float = 1.0, radius_scale: float = 1.0,
 ) -> dict:
     """Per-image scores for both paths; returns ``{"naive": {...}, "refined": {...}}`` of lists.
 
     ``mask_scale`` < 1 shrinks the model's mask first, to stand in for a photo that many times
     larger than these 854 px frames (12 MP against a 320 px model is ~4.6x the dev frames'
-    upsampling factor) while still scoring against the dev ground truth.
+    upsampling factor) while still scoring against the dev ground truth. An int ``masks``
+    is a side for :func:`gt_mask` instead of model outputs.
     """
     results = {name: {m: [] for m in METRICS} for name in ("naive", "refined")}
     seconds = {"naive": 0.0, "refined": 0.0}
     for image_path in images:
         rgb = load_rgb(image_path)
         gt = np.asarray(Image.open(gt_dir / f"{image_path.stem}.png").convert("L"))
-        low = np.load(masks[image_path.stem])
+        low = gt_mask(gt, masks) if isinstance(masks, int) else np.load(masks[image_path.stem])
         if mask_scale != 1.0:
             side = max(8, round(low.shape[0] * mask_scale))
             low = np.clip(refine.resize_float(low, side, side), 0, 1)
@@ -159,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="shrink the model's mask first (simulates larger photos)")
     parser.add_argument("--radius-scale", default="",
                         help="override the records' refine_radius_scale, e.g. isnet-medium=0.5")
+    parser.add_argument("--from-gt", type=int, default=0, metavar="SIDE",
+                        help="score upsampling alone: the mask is the ground truth at SIDE px")
     args = parser.parse_args(argv)
     radius_scales = {
         key: float(value)
@@ -173,11 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     all_results = {}
     for model_id in wanted:
         record = records[model_id]
+        scale = radius_scales.get(model_id, record.refine_radius_scale)
+        radius_scales[model_id] = scale
+        if args.from_gt:
+            # The model's radius setting on a perfect mask of the model's own size.
+            label = f"ground truth at {args.from_gt} px, {model_id} settings"
+            all_results[label] = evaluate(model_id, args.from_gt, images, args.data / "gt",
+                                          args.mask_scale, scale)
+            continue
         path = model_path(args.models_dir, record.raw["file"])
         masks = low_masks(record, path, images, args.cache)
         if not args.outputs_only:
-            scale = radius_scales.get(model_id, record.refine_radius_scale)
-            radius_scales[model_id] = scale
             all_results[model_id] = evaluate(model_id, masks, images, args.data / "gt",
                                              args.mask_scale, scale)
     if all_results:
