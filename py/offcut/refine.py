@@ -60,6 +60,10 @@ SNAP = 1e-3
 #: bleed.py), while (8, 8) makes them 2-3 % better than no push at all.
 CONFIDENCE_GAMMA = 8.0
 CONFIDENCE_POWER = 8.0
+#: Pillow's ``reducing_gap`` for shrinking a big photo to the working resolution. At 12 MP the
+#: alpha changed on 0.4 % of pixels, by at most 6/255, against an exact bilinear shrink (046 at
+#: 4000x2250, u2netp), and upsampling took 0.16 s instead of 0.19 s.
+REDUCING_GAP = 2.0
 #: Side of the full-resolution tiles of ``upsample_alpha``; tiles away from the edge are
 #: filled without resampling.
 ALPHA_TILE = 256
@@ -179,8 +183,10 @@ def upsample_alpha(
         a, b = refine_coefficients(low, rgb, radius_scale)
         q = _finish(apply_coefficients(a, b, planar_rgb(rgb)))
         return _confident(q, resize_box(low_image, width, height, (0, 0, width, height)))
-    # Pillow's BILINEAR antialiases when shrinking, which is what the guide needs.
-    small = np.asarray(Image.fromarray(rgb, "RGB").resize((work_w, work_h), Image.BILINEAR))
+    # Pillow's BILINEAR antialiases when shrinking, which is what the guide needs; the
+    # reducing gap box-averages by an integer factor first (12 MP: 45 -> 22 ms, CPython).
+    small = np.asarray(Image.fromarray(rgb, "RGB").resize((work_w, work_h), Image.BILINEAR,
+                                                          reducing_gap=REDUCING_GAP))
     a, b = refine_coefficients(low, small, radius_scale)
     del small
     coef = [Image.fromarray(plane, "F") for plane in (a[0], a[1], a[2], b)]
