@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from offcut import filters, foreground, refine
+from offcut import filters, refine
 
 
 def _step_scene(height=120, width=160, edge=70):
@@ -142,34 +142,6 @@ def test_refine_off_is_plain_bilinear():
     low = np.asarray(Image.fromarray(truth, "F").resize((32, 32), Image.BILINEAR))
     out = refine.upsample_alpha(low, rgb, refine_edges=False)
     np.testing.assert_array_equal(out, np.clip(refine.resize_float(low, 160, 120), 0, 1))
-
-
-def test_foreground_dtypes_and_exact_opaque_and_constant():
-    rng = np.random.default_rng(4)
-    rgb = (rng.random((90, 110, 3)) * 255).astype(np.uint8)
-    alpha = np.zeros((90, 110), dtype=np.uint8)
-    alpha[20:70, 30:80] = 255
-    alpha[20:70, 28:30] = 128
-    out = foreground.estimate_foreground(rgb, alpha)
-    assert out.dtype == np.uint8 and out.shape == rgb.shape
-    opaque = alpha == 255
-    assert np.array_equal(out[opaque], rgb[opaque])
-    assert np.array_equal(out[alpha == 0], rgb[alpha == 0])
-    # No partial alpha at all: the source comes back untouched.
-    binary = np.where(alpha == 128, 0, alpha).astype(np.uint8)
-    assert np.array_equal(foreground.estimate_foreground(rgb, binary), rgb)
-
-
-def test_foreground_tiles_agree_with_one_tile(monkeypatch):
-    from test_bleed import make_scene
-
-    _, alpha8, rgb = make_scene(200, 260)
-    monkeypatch.setattr(foreground, "FG_TILE", 1024)
-    whole = foreground.estimate_foreground(rgb, alpha8).astype(np.int16)
-    monkeypatch.setattr(foreground, "FG_TILE", 48)
-    tiled = foreground.estimate_foreground(rgb, alpha8).astype(np.int16)
-    # Bilinear crops round differently at ~1e-6, which can flip a rounding by one level.
-    assert np.abs(whole - tiled).max() <= 1
 
 
 def test_confidence_keeps_the_half_crossing_and_order():
