@@ -1,12 +1,15 @@
 """Time and peak extra memory of edge refinement at 1, 12 and 24 MP (CPython).
 
-Usage: ``PYTHONPATH=py python tests/bench/refine_speed.py [--sizes 1,12,24] [--model-side 320]``
+Usage: ``PYTHONPATH=py python tests/bench/refine_speed.py [--sizes 1,12,24] [--model-side 320]
+[--repeat 3]``
 
 A synthetic photo-like image (smooth colour field, an ellipse subject with strands) is
 built at each size; the model's mask is simulated by downscaling the true alpha to the
 model's square input. Timed: naive (bilinear ``upsample_alpha``) versus refined
-(``upsample_alpha`` + ``estimate_foreground``); memory is tracemalloc's peak above the
-inputs, which counts numpy buffers (and Pillow's are outside it: noted, not hidden).
+(``upsample_alpha`` + ``estimate_foreground``), medians of ``--repeat`` untraced runs;
+memory is tracemalloc's peak above the inputs from one more, traced run (tracing slows
+code that makes many small arrays, so it is kept out of the times). It counts numpy
+buffers; Pillow's are outside it: noted, not hidden.
 """
 
 from __future__ import annotations
@@ -53,23 +56,28 @@ def make_image(megapixels: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return np.ascontiguousarray(rgb), alpha
 
 
-def measure(fn, *args, **kwargs) -> tuple[float, int]:
-    """(seconds, tracemalloc peak bytes) of one call."""
+def measure(fn, *args, repeat: int = 1, **kwargs) -> tuple[float, int]:
+    """(median seconds of ``repeat`` untraced calls, tracemalloc peak bytes of one more)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        times.append(time.perf_counter() - t0)
+        del result
     tracemalloc.start()
     tracemalloc.reset_peak()
-    t0 = time.perf_counter()
     result = fn(*args, **kwargs)
-    seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     del result
-    return seconds, peak
+    return float(np.median(times)), peak
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,12,24")
     parser.add_argument("--model-side", type=int, default=320)
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per call (median)")
     args = parser.parse_args(argv)
     side = args.model_side
     print(f"model side {side}; peak = tracemalloc peak during the call (numpy buffers)\n")
@@ -82,11 +90,14 @@ def main(argv: list[str] | None = None) -> int:
         rgb, truth = make_image(mp)
         low = np.asarray(Image.fromarray(truth, "F").resize((side, side), Image.BILINEAR))
         actual = rgb.shape[0] * rgb.shape[1] / 1e6
-        naive_s, naive_peak = measure(refine.upsample_alpha, low, rgb, refine_edges=False)
-        alpha_s, alpha_peak = measure(refine.upsample_alpha, low, rgb)
+        repeat = args.repeat
+        naive_s, naive_peak = measure(
+            refine.upsample_alpha, low, rgb, repeat=repeat, refine_edges=False
+        )
+        alpha_s, alpha_peak = measure(refine.upsample_alpha, low, rgb, repeat=repeat)
         # The pipeline quantises the alpha before estimating colours: do the same.
         alpha8 = quantise_alpha(refine.upsample_alpha(low, rgb))
-        fg_s, fg_peak = measure(foreground.estimate_foreground, rgb, alpha8)
+        fg_s, fg_peak = measure(foreground.estimate_foreground, rgb, alpha8, repeat=repeat)
         total = alpha_s + fg_s
         peak = max(alpha_peak, fg_peak)
         print(
