@@ -341,7 +341,7 @@ def _partial_columns(band: np.ndarray) -> np.ndarray:
     """
     width = band.shape[1]
     if band.dtype != np.uint8:
-        return ((band > 0) & (band < 1)).any(axis=0)
+        return _partial(band).any(axis=0)
     whole = width - width % 8 if band.strides[1] == 1 else 0
     flags = np.empty(width, dtype=bool)
     if whole:

@@ -2,8 +2,8 @@
 
 ``upsample_alpha`` is a fast colour guided filter (He, Sun and Tang) restricted to an
 uncertainty band around the model's edge: its linear coefficients are solved at a bounded
-working resolution and evaluated against the full-resolution image in horizontal bands, so
-memory stays bounded whatever the source size.
+working resolution and evaluated against the full-resolution image in tiles (tiles away
+from the edge are filled without it), so memory stays bounded whatever the source size.
 
 Foreground colours for the partially transparent pixels are in :mod:`offcut.foreground`.
 
