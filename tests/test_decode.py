@@ -5,7 +5,13 @@ import pytest
 from PIL import Image
 
 from offcut.decode import decode, sniff_format
-from offcut.errors import CorruptImage, EmptyFile, ImageTooLarge, UnsupportedFormat
+from offcut.errors import (
+    CorruptImage,
+    EmptyFile,
+    ImageTooLarge,
+    ImageTooSmall,
+    UnsupportedFormat,
+)
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -150,3 +156,63 @@ def test_too_large_is_refused_before_decoding():
     with pytest.raises(ImageTooLarge) as info:
         decode(data, max_pixels=100_000)
     assert info.value.details == {"width": 400, "height": 300, "limit": 100_000}
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (a decompression-bomb shape), with a
+    tiny, unfinished image stream: only a decoder that trusts the header would allocate it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [10_000, 30_000])
+def test_decompression_bombs_are_too_large_not_a_crash(side):
+    """30000^2 is past Pillow's own DecompressionBombError limit, 10000^2 past its warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        with pytest.raises(ImageTooLarge) as info:
+            decode(png_header_only(side, side))
+    assert info.value.code == "image-too-large"
+    assert info.value.details["width"] == side
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 20_000), (20_000, 3), (15, 400)])
+def test_tiny_and_strip_images_are_too_small(size):
+    from offcut.decode import MIN_SIDE
+
+    data = encode(Image.new("RGB", size, (200, 30, 30)))
+    with pytest.raises(ImageTooSmall) as info:
+        decode(data, min_side=MIN_SIDE)
+    assert info.value.code == "image-too-small"
+    assert info.value.details == {"width": size[0], "height": size[1], "min_side": MIN_SIDE}
+    assert decode(data).rgb.shape == (size[1], size[0], 3)  # a 1x1 background photo is fine
+
+
+def jpeg2000_bytes() -> bytes:
+    return encode(Image.fromarray(pattern(32, 24)), "JPEG2000")
+
+
+def test_jpeg2000_without_openjpeg_is_unsupported_not_damaged(monkeypatch):
+    """Pyodide's Pillow has no openjpeg: it recognises the header, then cannot decode."""
+    from PIL import Image as PILImage
+
+    data = jpeg2000_bytes()
+    assert sniff_format(data) == "JPEG 2000"
+    monkeypatch.delattr(PILImage.core, "jpeg2k_decoder")
+    with pytest.raises(UnsupportedFormat) as info:
+        decode(data)
+    assert info.value.details["format"] == "JPEG 2000"
+
+
+def test_jpeg2000_codestream_is_named():
+    assert sniff_format(b"\xff\x4f\xff\x51\x00\x2f" + b"\x00" * 40) == "JPEG 2000"

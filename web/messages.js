@@ -101,6 +101,14 @@ export function describeError(error) {
       const max = limit ? `the ${(limit / 1e6).toFixed(0)} megapixel limit` : 'the size limit';
       return { text: `${size}larger than ${max} that fits in the browser's memory. Please make it smaller and try again.` };
     }
+    case 'image-too-small': {
+      const { width, height, min_side: minSide } = details;
+      const size = width && height ? `This image is only ${width} × ${height} pixels` : 'This image is too small';
+      const need = minSide ? ` (at least ${minSide} pixels on each side are needed)` : '';
+      return { text: `${size}, too small to find a subject in${need}. Please choose a larger photo.` };
+    }
+    case 'no-subject':
+      return { text: 'No subject was found in this image, so the result would be empty. Offcut works best on a photo with a clear subject (a person, an animal or an object); try another photo or the Best model.' };
     case 'model-output':
       return { text: 'The model gave an unexpected result for this image. Try the other model, or a different photo.', technical, retry: true };
     case 'invalid-option':

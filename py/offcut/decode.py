@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from offcut.errors import CorruptImage, EmptyFile, ImageTooLarge, UnsupportedFormat
+from offcut.errors import (
+    CorruptImage,
+    EmptyFile,
+    ImageTooLarge,
+    ImageTooSmall,
+    UnsupportedFormat,
+)
 
 #: Largest source accepted, in pixels. 50 MP keeps the browser (wasm32, 4 GiB address space)
 #: well inside its memory with the banded post-processing; larger photos get a clear error.
 MAX_PIXELS = 50_000_000
+#: Shortest side accepted. The model sees a 320 or 1024 px square: a 1x1 image or a 3 px strip
+#: stretched to that holds no subject, and a blank "done" would hide it.
+MIN_SIDE = 16
 
 _MAGIC = [
     (4, b"ftypheic", "HEIC"),
@@ -31,9 +40,14 @@ _MAGIC = [
     (0, b"<svg", "SVG"),
     (0, b"<?xml", "SVG"),
     (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (0, b"\xff\x4f\xff\x51", "JPEG 2000"),
     (0, b"\xff\x0a", "JPEG XL"),
     (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
 ]
+
+
+#: Pillow's format ids -> the names people know.
+_FORMAT_NAMES = {"JPEG2000": "JPEG 2000"}
 
 
 @dataclass
@@ -97,21 +111,49 @@ def _normalise_mode(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"))), None
 
 
-def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded:
+def decode(data: bytes, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Decoded:
     """Decode ``data`` (the whole file) into an upright :class:`Decoded`.
+
+    Parameters
+    ----------
+    data : bytes
+    max_pixels : int
+        Larger images raise ImageTooLarge before any pixel is decoded.
+    min_side : int
+        Images with a shorter side raise ImageTooSmall (the pipeline passes
+        :data:`MIN_SIDE`; a background photo may be 1x1).
 
     Raises
     ------
-    EmptyFile, UnsupportedFormat, CorruptImage, ImageTooLarge
+    EmptyFile, UnsupportedFormat, CorruptImage, ImageTooLarge, ImageTooSmall
     """
     if not data:
         raise EmptyFile("the file is empty (0 bytes)")
+    # Pillow's own guard (DecompressionBombError past ~179 MP, a warning past ~89 MP) would
+    # fire inside open() with no size attached; ours runs below, on the header's size.
+    previous_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return _decode(data, max_pixels, min_side)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
+
+
+def _unsupported(data: bytes, image_format: str | None = None) -> UnsupportedFormat | None:
+    """An UnsupportedFormat error when the file is a format this Pillow cannot read."""
+    name = sniff_format(data) or image_format
+    if name:
+        return UnsupportedFormat(f"{name} images cannot be decoded here", format=name)
+    return None
+
+
+def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
-        name = sniff_format(data)
-        if name:
-            raise UnsupportedFormat(f"{name} images cannot be decoded here", format=name) from exc
+        unsupported = _unsupported(data)
+        if unsupported:
+            raise unsupported from exc
         raise CorruptImage("not a readable image (unknown or damaged format)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImage(f"the image header is damaged: {exc}") from exc
@@ -124,18 +166,28 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Decoded:
             height=height,
             limit=max_pixels,
         )
+    if min(width, height) < min_side:
+        raise ImageTooSmall(
+            f"{width}x{height} is too small: the shorter side must be at least {min_side} px",
+            width=width,
+            height=height,
+            min_side=min_side,
+        )
     stored_mode = image.mode
     try:
         frames = getattr(image, "n_frames", 1)
         image.seek(0)
         orientation = int(image.getexif().get(0x0112, 1) or 1)
-        # Pillow's own pixel-count guard would warn or raise on big images; ours ran above.
-        previous_limit = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None
-        try:
-            image.load()
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous_limit
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow identifies JPEG 2000 from its header even without openjpeg (Pyodide's build
+        # has none) and fails only here, with "decoder jpeg2k not available".
+        if "not available" in str(exc) or sniff_format(data) == "JPEG 2000":
+            unsupported = _unsupported(data, _FORMAT_NAMES.get(image.format, image.format))
+            if unsupported:
+                raise unsupported from exc
+        raise CorruptImage(f"the image data is damaged: {exc}") from exc
+    try:
         upright = ImageOps.exif_transpose(image)
         rgb, alpha = _normalise_mode(upright)
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -30,6 +30,9 @@ class CorruptImage(OffcutError):
 
 
 class ImageTooLarge(OffcutError):
+    """Past the pixel limit (also what Pillow calls a decompression bomb); ``details`` has
+    ``width``, ``height`` and ``limit``."""
+
     code = "image-too-large"
 
 
@@ -41,3 +44,21 @@ class ModelOutputError(OffcutError):
 
 class InvalidOption(OffcutError):
     code = "invalid-option"
+
+
+class ImageTooSmall(OffcutError):
+    """Too few pixels across (1x1, a 3 px strip) for the model to find anything in."""
+
+    code = "image-too-small"
+
+
+class NoSubjectFound(OffcutError):
+    """The model kept nothing: the result would be a blank, fully transparent image."""
+
+    code = "no-subject"
+
+
+class OutOfMemory(OffcutError):
+    """The machine ran out of memory on this image (Python's MemoryError)."""
+
+    code = "out-of-memory"

@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from offcut import compose, effects, layout, touchup
-from offcut.decode import Decoded, decode
+from offcut.decode import MIN_SIDE, Decoded, decode
 from offcut.encode import FORMATS, MIME_TYPES, encode
-from offcut.errors import InvalidOption
+from offcut.errors import InvalidOption, NoSubjectFound
 from offcut.finish import finish, quantise_alpha
 from offcut.foreground import estimate_foreground
 from offcut.prepare import prepare
@@ -157,7 +157,7 @@ def start(data: bytes, record: ModelRecord, progress: Progress = _no_progress) -
     """Decode ``data`` and build the model input (float32 ``(1, 3, S, S)``)."""
     t0 = time.perf_counter()
     progress("decode", 0, 1)
-    decoded = decode(data)
+    decoded = decode(data, min_side=MIN_SIDE)
     t1 = time.perf_counter()
     progress("prepare", 0, 1)
     model_input = prepare(decoded.rgb, record)
@@ -178,6 +178,9 @@ def complete(
     alpha = finish(output, job.record, job.decoded.rgb, refine_edges=refine_edges)
     alpha8 = quantise_alpha(alpha, job.decoded.alpha)
     del alpha
+    if layout.subject_box(alpha8) is None:
+        # A blank, fully transparent "result" would look like success; say what happened.
+        raise NoSubjectFound("the model found no subject in this image")
     t1 = time.perf_counter()
     progress("refine", 1, 2)
     colour = estimate_foreground(job.decoded.rgb, alpha8)
