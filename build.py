@@ -13,6 +13,7 @@ downloads nothing.
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import hashlib
 import http.server
@@ -264,13 +265,23 @@ def make_server(host: str = "127.0.0.1", port: int = 8000, directory: Path = DIS
 
 
 def serve(host: str, port: int) -> None:
-    build()
-    server = make_server(host, port)
-    print(f"offcut is being served at http://{host}:{server.server_address[1]}/ (Ctrl+C stops)")
+    # Take the port before building: a busy port must not cost a rebuild of dist/ under
+    # whatever is serving it now.
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        server = make_server(host, port)
+    except OSError as exc:
+        reason = "is in use (another server?)" if exc.errno == errno.EADDRINUSE else \
+            f"cannot be used: {exc.strerror or exc}"
+        raise SystemExit(f"error: port {port} on {host} {reason}; dist/ was left as it is. "
+                         f"Pick another with: python3 build.py serve --port {port + 1}") from None
+    with server:
+        build()
+        print(f"offcut is being served at http://{host}:{server.server_address[1]}/ "
+              "(Ctrl+C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
 
 
 # ---------------------------------------------------------------------------------- testing
@@ -324,8 +335,9 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="fetch, verify and assemble dist/")
     serve_parser = sub.add_parser("serve", help="build, then serve dist/")
-    serve_parser.add_argument("--host", default="127.0.0.1")
-    serve_parser.add_argument("--port", type=int, default=8000)
+    serve_parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve_parser.add_argument("--port", type=int, default=8000,
+                              help="port to listen on (default 8000; 0 picks a free one)")
     test_parser = sub.add_parser("test", help="install test tools, build, run pytest")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
