@@ -216,3 +216,163 @@ def test_jpeg2000_without_openjpeg_is_unsupported_not_damaged(monkeypatch):
 
 def test_jpeg2000_codestream_is_named():
     assert sniff_format(b"\xff\x4f\xff\x51\x00\x2f" + b"\x00" * 40) == "JPEG 2000"
+
+
+# ------------------------------------------------------------------ colour profiles -> sRGB
+
+import profiles  # noqa: E402
+from offcut import colour  # noqa: E402
+
+
+def colour_ramp() -> np.ndarray:
+    """Saturated and muted colours, dark and light: 16x16 RGB."""
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    values[0, :4] = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (128, 128, 128)]
+    return values
+
+
+def lcms_reference(image: Image.Image, icc: bytes, mode: str = "RGB") -> np.ndarray:
+    """LittleCMS (CPython's Pillow) converting to its own built-in sRGB: the reference."""
+    from PIL import ImageCms
+
+    return np.asarray(ImageCms.profileToProfile(
+        image, ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"),
+        outputMode=mode, renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)).astype(int)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "primaries", "curve"),
+    [
+        ("adobe", profiles.adobe_like, profiles.ADOBE_PRIMARIES,
+         lambda v: v ** profiles.ADOBE_GAMMA),
+        ("p3", profiles.p3_like, profiles.P3_PRIMARIES, colour.srgb_decode),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "WEBP"])
+def test_wide_gamut_rgb_sources_become_srgb(name, make, primaries, curve, fmt):
+    pixels = colour_ramp()
+    icc = make()
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    decoded = decode(encode(Image.fromarray(pixels), fmt, icc_profile=icc, **options))
+    got = decoded.rgb.astype(int)
+    expected = profiles.expected_from_primaries(pixels, primaries, curve)
+    assert np.abs(got - expected).max() <= 1  # the textbook maths, independently written
+    assert np.abs(got - lcms_reference(Image.fromarray(pixels), icc)).max() <= 1
+    assert np.abs(got - pixels).mean() > 5  # the conversion really changed something
+    assert decoded.info["colour"] == "converted" and "test profile" in decoded.info["profile"]
+    assert decoded.icc_profile == colour.srgb_profile()
+
+
+def test_adobe_rgb_jpeg_is_exported_as_srgb_not_adobe(records):
+    """Through the pipeline (the model's output is irrelevant here: a fixed disc stands in)."""
+    from offcut import pipeline
+
+    icc = profiles.adobe_like()
+    source = Image.fromarray(np.full((64, 64, 3), (60, 140, 90), np.uint8))
+    job = pipeline.start(encode(source, "JPEG", quality=100, icc_profile=icc), records["u2netp"])
+    cutout = pipeline.complete(job, disc_mask(records["u2netp"].size))
+    for fmt in ("png", "jpeg", "webp"):
+        data, _ = pipeline.render(cutout, pipeline.ExportOptions(fmt=fmt, background="white"))
+        written = Image.open(io.BytesIO(data))
+        assert written.info.get("icc_profile") == colour.srgb_profile(), fmt
+        centre = np.asarray(written.convert("RGB"))[32, 32].astype(int)
+        expected = profiles.expected_from_primaries(
+            np.array([[60, 140, 90]]), profiles.ADOBE_PRIMARIES,
+            lambda v: v ** profiles.ADOBE_GAMMA)[0]
+        assert np.abs(centre - expected).max() <= (6 if fmt == "jpeg" else 2), (fmt, centre)
+
+
+def disc_mask(side: int) -> np.ndarray:
+    """A stand-in model output: a centred disc (float32 (1, 1, side, side))."""
+    yy, xx = np.mgrid[:side, :side]
+    inside = (yy - side / 2) ** 2 + (xx - side / 2) ** 2 < (side / 3) ** 2
+    return inside.astype(np.float32)[None, None]
+
+
+def test_gray_profile_converts_and_never_lands_in_an_rgba_png(records):
+    from offcut import pipeline
+
+    grey = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (64, 1))
+    icc = profiles.gray_linear()
+    data = encode(Image.fromarray(grey, "L"), "PNG", icc_profile=icc)
+    decoded = decode(data)
+    expected = np.round(colour.srgb_encode(grey / 255) * 255).astype(int)  # linear -> sRGB
+    assert np.abs(decoded.rgb[..., 1].astype(int) - expected).max() <= 1
+    assert decoded.info["colour"] == "converted"
+    cutout = pipeline.complete(pipeline.start(data, records["u2netp"]),
+                               disc_mask(records["u2netp"].size))
+    png, _ = pipeline.render(cutout)
+    written = Image.open(io.BytesIO(png))
+    assert written.mode == "RGBA"
+    assert colour.profile_space(written.info.get("icc_profile")) == "RGB"
+
+
+def test_sixteen_bit_grey_with_gray_profile():
+    values = np.array([[0, 257 * 64, 257 * 128, 65535]] * 16, dtype=np.uint16)
+    image = Image.new("I;16", (4, 16))
+    image.frombytes(values.astype("<u2").tobytes())
+    decoded = decode(encode(image, "PNG", icc_profile=profiles.gray_linear()))
+    expected = np.round(colour.srgb_encode(np.array([0, 64, 128, 255]) / 255) * 255)
+    np.testing.assert_allclose(decoded.rgb[0, :, 0], expected, atol=1)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "JPEG"])
+def test_cmyk_with_profile_uses_the_profile(fmt):
+    """Pure inks come out as the profile's ink colours, not the naive 255-minus ones."""
+    patches = [(255, 0, 0, 0), (0, 255, 0, 0), (0, 0, 255, 0), (0, 0, 0, 255), (0, 0, 0, 0),
+               (128, 128, 0, 0)]
+    inks = np.zeros((16, 16 * len(patches), 4), np.uint8)
+    for index, patch in enumerate(patches):
+        inks[:, 16 * index : 16 * (index + 1)] = patch
+    icc = profiles.cmyk_profile()
+    options = {"quality": 100, "subsampling": 0} if fmt == "JPEG" else {}
+    decoded = decode(encode(Image.fromarray(inks, "CMYK"), fmt, icc_profile=icc, **options))
+    got = decoded.rgb[8, 8::16].astype(int)
+    tolerance = 1 if fmt == "TIFF" else 4
+    for index, ink in enumerate("cmyk"):
+        assert np.abs(got[index] - profiles.INKS[ink]).max() <= tolerance, ink
+    assert np.abs(got[4] - 255).max() <= tolerance  # paper white
+    half = profiles._encode8(profiles.ink_colour(128 / 255, 128 / 255, 0, 0))
+    assert np.abs(got[5] - half).max() <= tolerance + 1
+    naive = np.asarray(Image.fromarray(inks, "CMYK").convert("RGB"))[8, 8].astype(int)
+    assert np.abs(naive - profiles.INKS["c"]).max() > 50  # ignoring the profile would show
+
+
+def test_cmyk_conversion_agrees_with_littlecms():
+    noise = np.random.default_rng(3).integers(0, 256, (48, 48, 4), dtype=np.uint8)
+    icc = profiles.cmyk_profile()
+    got = decode(encode(Image.fromarray(noise, "CMYK"), "TIFF", icc_profile=icc)).rgb.astype(int)
+    difference = np.abs(got - lcms_reference(Image.fromarray(noise, "CMYK"), icc))
+    # LittleCMS interpolates tetrahedrally in an optimised 8-bit link, we multilinearly in the
+    # profile's Lab grid: both are 1.2 levels from the exact ink model on average.
+    assert difference.mean() < 1.0 and np.percentile(difference, 99) <= 8
+    exact = profiles._encode8(profiles.ink_colour(*(noise.reshape(-1, 4).T / 255)))
+    exact = exact.reshape(got.shape)
+    assert np.abs(got - exact).mean() < 2.0
+
+
+def test_srgb_tagged_source_is_untouched():
+    pixels = colour_ramp()
+    decoded = decode(encode(Image.fromarray(pixels), "PNG", icc_profile=colour.srgb_profile()))
+    np.testing.assert_array_equal(decoded.rgb, pixels)
+    assert decoded.info["colour"] == "srgb"
+
+
+def test_damaged_profile_keeps_the_pixels():
+    pixels = colour_ramp()
+    broken = colour.srgb_profile()[:140] + b"\xff" * 40  # header fine, tag table garbage
+    decoded = decode(encode(Image.fromarray(pixels), "PNG", icc_profile=broken))
+    np.testing.assert_array_equal(decoded.rgb, pixels)
+    assert decoded.info["colour"].startswith("unconverted")
+    assert decoded.icc_profile == colour.srgb_profile()
+
+
+def test_srgb_profile_is_valid_for_littlecms():
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(colour.srgb_profile()))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    pixels = colour_ramp()
+    same = lcms_reference(Image.fromarray(pixels), colour.srgb_profile())
+    assert np.abs(same - pixels).max() <= 1

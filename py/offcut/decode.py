@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from offcut import colour
 from offcut.errors import (
     CorruptImage,
     EmptyFile,
@@ -61,10 +62,14 @@ class Decoded:
         The source's own transparency, kept so that cutting out an already transparent PNG
         never makes hidden pixels visible again.
     icc_profile : bytes or None
-        Copied into PNG/JPEG exports: the pixel values are not colour-converted.
+        The profile of ``rgb``: sRGB (:func:`offcut.colour.srgb_profile`), since decoding
+        converts every tagged source to sRGB. Exports are tagged with it; the source's own
+        profile is never copied.
     info : dict
         ``format``, ``mode`` (as stored), ``width``, ``height`` (upright), ``frames``,
-        ``orientation`` (EXIF value, 1 when absent).
+        ``orientation`` (EXIF value, 1 when absent), ``profile`` (the source profile's name,
+        None when untagged), ``colour`` ("srgb": untagged or sRGB already, "converted",
+        or "unconverted: <why>" when a profile could not be applied).
     """
 
     rgb: np.ndarray
@@ -189,7 +194,7 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
         raise CorruptImage(f"the image data is damaged: {exc}") from exc
     try:
         upright = ImageOps.exif_transpose(image)
-        rgb, alpha = _normalise_mode(upright)
+        rgb, alpha, colour_info = _srgb_pixels(upright, image.info.get("icc_profile"))
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImage(f"the image data is damaged: {exc}") from exc
     info = {
@@ -199,5 +204,40 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
         "height": int(rgb.shape[0]),
         "frames": int(frames),
         "orientation": orientation,
+        **colour_info,
     }
-    return Decoded(rgb=rgb, alpha=alpha, icc_profile=image.info.get("icc_profile"), info=info)
+    return Decoded(rgb=rgb, alpha=alpha, icc_profile=colour.srgb_profile(), info=info)
+
+
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+def _srgb_pixels(image: Image.Image, icc: bytes | None):
+    """(rgb uint8 HxWx3 in sRGB, alpha uint8 HxW or None, info) for any mode and profile."""
+    try:
+        profile = colour.read_profile(icc)
+    except colour.UnsupportedProfile as exc:
+        # Not one this module reads: LittleCMS where Pillow has it (CPython), else as it is.
+        converted = colour.imagecms_to_srgb(image, icc)
+        _, alpha = _normalise_mode(image)
+        if converted is not None:
+            rgb = np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))
+            return rgb, alpha, {"profile": "(ImageCms)", "colour": "converted"}
+        rgb, alpha = _normalise_mode(image)
+        return rgb, alpha, {"profile": None, "colour": f"unconverted: {exc}"}
+    if profile is None:
+        rgb, alpha = _normalise_mode(image)
+        return rgb, alpha, {"profile": None, "colour": "srgb"}
+    info = {"profile": profile.name or profile.space, "colour": "converted"}
+    if profile.space == "CMYK" and image.mode == "CMYK":
+        return colour.to_srgb(np.asarray(image), profile), None, info
+    rgb, alpha = _normalise_mode(image)
+    grey = image.mode in _GREY_MODES
+    if profile.is_srgb:
+        return rgb, alpha, {**info, "colour": "srgb"}
+    if profile.space == "RGB" and not grey and image.mode != "CMYK":
+        return colour.to_srgb(rgb, profile), alpha, info
+    if profile.space == "GRAY" and grey:
+        return colour.to_srgb(rgb[:, :, :1], profile), alpha, info
+    return rgb, alpha, {**info, "colour": f"unconverted: a {profile.space} profile on a "
+                                          f"{image.mode} image"}

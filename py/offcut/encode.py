@@ -7,6 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from offcut.colour import profile_space
 from offcut.errors import InvalidOption
 
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
@@ -32,7 +33,9 @@ def encode(
     quality : int
         1..100 for JPEG and WebP.
     icc_profile : bytes or None
-        The source's profile, attached so colours look the same as the original.
+        The pixels' profile (sRGB after decoding), attached so viewers know the colours. A
+        profile for another kind of pixels (a GRAY profile on RGB(A), an RGB one on a matte)
+        would make an invalid file and is left out.
     png_compress_level : int
         zlib level. 1 is several times faster than 6 for ~10 % larger files: in the browser the
         encode is on the user's critical path.
@@ -49,7 +52,8 @@ def encode(
         raise InvalidOption(f"quality must be 1..100, got {quality}")
     image = Image.fromarray(pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
     options: dict = {}
-    if icc_profile:
+    space = profile_space(icc_profile)
+    if icc_profile and space in (None, "GRAY" if channels == 1 else "RGB"):
         options["icc_profile"] = icc_profile
     if name == "PNG":
         options["compress_level"] = png_compress_level
