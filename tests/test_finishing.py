@@ -185,3 +185,145 @@ def test_plain_options_are_recognised():
                    {"strokes": [{"mode": "erase", "radius": 2, "points": [[1, 1]]}]},
                    {"shadow": {"opacity": 0.2}}):
         assert not pipeline.ExportOptions.from_dict(change).is_plain(), change
+
+
+# ---------------------------------------------------------------------------- preview
+
+
+def soft_cutout(width=1200, height=800) -> pipeline.Cutout:
+    """A textured photo with a soft-edged disc as the subject: edges and colours that a
+    wrong scale or offset in the preview would show."""
+    ys, xs = np.mgrid[:height, :width].astype(np.float32)
+    rgb = np.stack([(xs * 255 / width), (ys * 255 / height),
+                    128 + 60 * np.sin(xs / 23) * np.cos(ys / 31)], axis=2).astype(np.uint8)
+    distance = np.hypot(xs - 0.55 * width, ys - 0.45 * height)
+    alpha = np.clip((0.28 * height - distance) / 6 + 0.5, 0, 1)
+    alpha8 = (alpha * 255 + 0.5).astype(np.uint8)
+    decoded = Decoded(rgb=rgb, alpha=None, icc_profile=None,
+                      info={"width": width, "height": height})
+    return pipeline.Cutout(foreground=rgb.copy(), alpha=alpha8, decoded=decoded)
+
+
+def premultiplied(pixels: np.ndarray) -> np.ndarray:
+    """RGBA -> (r*a, g*a, b*a, a) / 255 as float (RGB as it is, with alpha 255)."""
+    pixels = pixels.astype(np.float64)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    if pixels.shape[2] == 3:
+        return np.dstack([pixels, np.full(pixels.shape[:2], 255.0)])
+    alpha = pixels[..., 3:] / 255
+    return np.dstack([pixels[..., :3] * alpha, pixels[..., 3]])
+
+
+PREVIEW_TABLE = [
+    {},
+    {"background": "#ffffff"},
+    {"background": "#12a4c8", "shadow": {"opacity": 0.4}},
+    {"background": "blur"},
+    {"background": "photo", "crop": True},
+    {"shadow": {"opacity": 0.3}},
+    {"crop": True, "margin": "10%"},
+    {"crop": True, "shadow": {"opacity": 0.25}, "background": "#ffffff"},
+    {"preset": "marketplace"},
+    {"preset": "marketplace", "shadow": {"opacity": 0.2}},
+    {"preset": "social", "background": "blur"},
+    {"preset": "passport", "shadow": {"opacity": 0.2}},
+    {"preset": "custom", "canvas": [640, 400], "fill": 0.5, "background": "photo"},
+    {"preset": "social", "max_size": 500, "crop": True},
+    {"mask": True, "crop": True},
+    {"strokes": [{"mode": "erase", "radius": 40, "softness": 0.5,
+                  "points": [[600, 300], [700, 360]]}]},
+]
+
+
+@pytest.mark.parametrize("options", PREVIEW_TABLE, ids=lambda o: ",".join(o) or "plain")
+def test_preview_is_the_export_at_screen_size(options):
+    """The preview has the file's aspect and says the file's size; the file scaled down to
+    the preview's size matches the preview (mean difference <= 2/255)."""
+    cutout = soft_cutout()
+    photo = io.BytesIO()
+    Image.fromarray(np.asarray(soft_cutout(90, 160).decoded.rgb)).save(photo, "PNG")
+    photo = photo.getvalue() if options.get("background") == "photo" else None
+    export_options = pipeline.ExportOptions.from_dict({**options, "format": "png"})
+    data, _ = pipeline.render(cutout, export_options, photo)
+    export = Image.open(io.BytesIO(data))
+    shown = pipeline.preview(cutout, export_options, photo, max_side=400)
+    height, width = shown.after.shape[:2]
+    assert shown.size == export.size
+    assert max(width, height) == min(400, max(export.size))
+    assert abs(width * export.size[1] / export.size[0] - height) <= 1  # same aspect
+    assert shown.before.shape == shown.after.shape
+    scaled = np.asarray(export.resize((width, height), Image.LANCZOS))
+    difference = np.abs(premultiplied(scaled) - premultiplied(shown.after)).mean()
+    assert difference <= 2, difference
+
+
+def test_preview_reuses_the_reduced_cutout(monkeypatch):
+    """After the first preview of an image, option changes do no full-resolution work."""
+    cutout = soft_cutout()
+    full = cutout.alpha.shape
+    pipeline.preview(cutout, pipeline.ExportOptions(), max_side=300)
+    stacked = []
+    original_rgba = pipeline.compose.rgba
+    monkeypatch.setattr(pipeline.compose, "rgba",
+                        lambda fg, a: stacked.append(a.shape) or original_rgba(fg, a))
+    for options in ({"background": "#ffffff"}, {"crop": True}, {"preset": "social"},
+                    {"shadow": {"opacity": 0.3}}):
+        pipeline.preview(cutout, pipeline.ExportOptions.from_dict(options), max_side=300)
+    assert full not in stacked
+    pipeline.render(cutout, pipeline.ExportOptions())  # the download is full size
+    assert full in stacked
+
+
+def test_preview_of_a_small_part_enlarged_uses_the_full_resolution(monkeypatch):
+    """A tight crop of a big photo shown large: the reduced copy would be blurry there."""
+    monkeypatch.setattr(pipeline, "REDUCED_SIDE", 200)
+    cutout = soft_cutout()
+    options = pipeline.ExportOptions.from_dict({"crop": True, "margin": "0"})
+    shown = pipeline.preview(cutout, options, max_side=600)
+    data, _ = pipeline.render(cutout, options)
+    export = np.asarray(Image.open(io.BytesIO(data)))
+    assert shown.after.shape[:2] == export.shape[:2]
+    assert np.abs(premultiplied(export) - premultiplied(shown.after)).mean() <= 1
+
+
+def test_start_pixels_takes_decoded_pixels(records):
+    rgba = np.zeros((120, 160, 4), np.uint8)
+    rgba[..., :3] = (40, 90, 200)
+    rgba[..., 3] = 255
+    job = pipeline.start_pixels(rgba, records["u2netp"], "AVIF")
+    assert job.decoded.rgb.shape == (120, 160, 3) and job.decoded.alpha is None
+    assert job.decoded.info["format"] == "AVIF" and job.decoded.info["width"] == 160
+    assert job.model_input.dtype == np.float32
+    rgba[0, 0, 3] = 0
+    assert pipeline.start_pixels(rgba, records["u2netp"]).decoded.alpha[0, 0] == 0
+    with pytest.raises(InvalidOption):
+        pipeline.start_pixels(rgba[..., :3], records["u2netp"])
+
+
+# ---------------------------------------------------------------------------- shadow
+
+
+def test_shadow_lies_on_the_ground_under_the_subject():
+    """A ground shadow: below the subject's bottom edge, nothing above its top or beside its
+    upper part (the old shadow was a blurred copy of the whole silhouette: a grey halo)."""
+    alpha8 = np.zeros((400, 400), np.uint8)
+    alpha8[100:300, 150:250] = 255  # a 100 x 200 upright box standing at row 300
+    shadow = effects.drop_shadow(alpha8, 0.3, 0.03, (0.0, 0.02)).astype(int)
+    assert shadow[:200].max() == 0  # nothing above the subject's lower half
+    assert shadow[:, :120].max() == 0 and shadow[:, 280:].max() == 0  # no wide halo
+    below = shadow[300:330, 150:250]
+    assert below.max() >= 0.6 * 0.3 * 255  # darkest near the base...
+    rows = shadow[300:, 200]
+    assert rows[0] >= rows[10] >= rows[25]  # ...fading away from it
+    assert shadow.max() <= round(0.3 * 255)
+
+
+def test_shadow_scales_with_the_subject():
+    """Lengths are fractions of the subject's size: the same shadow at half the size."""
+    alpha8 = np.zeros((400, 400), np.uint8)
+    alpha8[100:300, 150:250] = 255
+    big = effects.drop_shadow(alpha8, 0.3, 0.03, (0.0, 0.02))
+    small = effects.drop_shadow(alpha8[::2, ::2].copy(), 0.3, 0.03, (0.0, 0.02))
+    halved = np.asarray(Image.fromarray(big).resize((200, 200), Image.BOX)).astype(int)
+    assert np.abs(halved - small.astype(int)).mean() < 1.0

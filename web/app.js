@@ -31,7 +31,7 @@ const state = {
   models: [],
   modelId: null, // the model the worker has loaded
   queued: null, // a source chosen before the engine was ready
-  shown: null, // what is on screen: {source, previewUrl, width, height, key}
+  shown: null, // what is on screen: {source, width, height (the photo's), key, afterUrl, beforeUrl}
   job: null, // the one request in flight that Cancel or a newer request may stop
   workerHolds: null, // key of the cutout the worker keeps for render()
   retry: null,
@@ -39,6 +39,20 @@ const state = {
   nextSourceId: 1,
   readyWaiters: [], // batch items waiting for the engine: {resolve, reject}
 };
+
+// The live view is the file itself, rendered by the worker at screen size: option changes
+// wait this long for the next one (a slider drag) before asking for a new render.
+const PREVIEW_DELAY_MS = 50;
+// Never render the view larger than this (device pixels), whatever the screen.
+const PREVIEW_CAP = 2560;
+const live = {
+  timer: 0,
+  request: null, // the preview render in flight; a newer change cancels it
+  beforeKey: '', // which "before" image (the original through the same crop) is shown
+  serial: 0, // previews shown so far (tests wait on it)
+};
+// Options a canvas preset set, to put back when it is left: {format, background}: {was, set}.
+let presetChanges = null;
 
 const options = new Options({
   onModelChange: (modelId) => switchModel(modelId),
@@ -55,12 +69,15 @@ const viewer = new CompareViewer({
 const finishing = new Finishing({
   format: () => options.format,
   onLookChange: () => showLook(),
-  onPreset: (name, preset) => {
-    if (preset.format) options.setFormat(preset.format);
-    if (preset.background) options.setBackgroundChoice(preset.background);
-  },
+  onPreset: (name, preset) => applyPreset(preset),
 });
-const touchup = new TouchUp({ viewer, announce, onChange: () => {} });
+const touchup = new TouchUp({
+  viewer,
+  announce,
+  // Strokes show live on the brush canvas; out of brush mode (undo keys) the view re-renders.
+  onChange: () => { if (touchup.mode === 'off') schedulePreview(); },
+});
+viewer.onBrushing = () => schedulePreview();
 const batch = new Batch({
   runItem: runBatchItem,
   settings: () => {
@@ -87,7 +104,6 @@ function setState(name) {
   document.body.dataset.state = name;
   const busy = name === 'processing' || name === 'booting';
   $('download').disabled = !state.shown || busy;
-  $('preview-exact').disabled = !state.shown || busy;
   // On the image area only: aria-busy on <body> would also silence the live status line.
   $('workspace').setAttribute('aria-busy', String(busy));
 }
@@ -361,11 +377,12 @@ async function process(source, { keepView = false } = {}) {
   const refineEdges = options.refineEdges;
   const key = `${source.id}|${state.modelId}|${refineEdges}`;
   state.workerHolds = null; // the worker drops or replaces its cutout whatever happens next
+  cancelPreview();
   progress.start('Reading your image', { cancellable: true, modelLabel: modelLabel(state.modelId) });
   try {
     const request = state.worker.process(
       source.bytes.slice(0),
-      { name: source.name, refineEdges },
+      { name: source.name, refineEdges, preview: previewPayload('') },
       (...args) => progress.update(...args),
     );
     const tracked = track(request, 'process');
@@ -381,31 +398,23 @@ async function process(source, { keepView = false } = {}) {
 
 function showResult(source, result, { keepView, key }) {
   const previous = state.shown;
-  const previewUrl = URL.createObjectURL(new Blob([result.preview], { type: 'image/png' }));
-  state.shown = { source, previewUrl, width: result.width, height: result.height, key, extent: 0 };
+  state.shown = { source, width: result.width, height: result.height, key, afterUrl: null, beforeUrl: null };
   const sameSource = previous?.source === source;
   if (previous) {
-    URL.revokeObjectURL(previous.previewUrl);
+    revokePreview(previous);
     if (previous.source !== source) URL.revokeObjectURL(previous.source.url);
   }
 
   $('drop-zone').hidden = true;
   $('pending').hidden = true;
   $('viewer-area').hidden = false; // before show(): fitting needs the viewer's real size
-  viewer.show({ originalUrl: source.url, cutoutUrl: previewUrl, width: result.width, height: result.height }, { keepView });
   // The same photo re-run (another model, edges on or off) keeps its brush strokes.
   touchup.setImage({ width: result.width, height: result.height }, { keep: sameSource });
+  showPreview(result.preview, { keepView, first: !keepView });
   if (!sameSource) finishing.setSource(source.name);
   showLowResolution(result.width, result.height);
-  showLook();
-  const shown = state.shown;
-  subjectExtent(previewUrl, result.width, result.height).then((extent) => {
-    if (state.shown !== shown) return;
-    shown.extent = extent;
-    showLook();
-  });
+  showDownloadLabel(); // the view came with the result: no second render
 
-  $('result-size').textContent = `${result.width} × ${result.height} px, full resolution`;
   $('result-timings').textContent = timingsText(result.timings);
   if (result.backend) showBackend(result.backend, state.threads);
 
@@ -417,13 +426,117 @@ function showResult(source, result, { keepView, key }) {
   announce(`Done: background removed (${result.width} × ${result.height} px).`);
 }
 
-/** Background, shadow and format affect the preview and the download button's label. */
-function showLook() {
-  viewer.setLook(options.look, {
-    shadow: finishing.mask ? null : finishing.shadow,
-    extent: state.shown?.extent || 0,
-    originalUrl: state.shown?.source.url || '',
+// ---------------------------------------------------------------- live view
+
+/** The view's longest side in device pixels: what a preview needs to look sharp. */
+function previewSide() {
+  const element = $('viewer');
+  const css = Math.max(element.clientWidth, element.clientHeight) || 1024;
+  return Math.min(PREVIEW_CAP, Math.ceil(css * (window.devicePixelRatio || 1)));
+}
+
+/** What preview() renders: the download's options, or, while the brush is out, the plain
+ *  cutout in the photo's own frame (the brush paints in photo pixels). */
+function previewPayload(knownBefore = live.beforeKey) {
+  const { backgroundPhoto, ...rest } = touchup.mode === 'off' ? exportOptions() : {};
+  return { options: rest, maxSide: previewSide(), backgroundPhoto: backgroundPhoto || null, knownBefore };
+}
+
+function cancelPreview() {
+  clearTimeout(live.timer);
+  live.request?.cancel();
+  live.request = null;
+}
+
+/** An option changed: render the view again once the changes pause. */
+function schedulePreview() {
+  clearTimeout(live.timer);
+  if (!state.shown) return;
+  live.timer = setTimeout(updatePreview, PREVIEW_DELAY_MS);
+}
+
+async function updatePreview() {
+  const shown = state.shown;
+  // A batch or a re-run owns the worker's cutout; the re-run brings its own view.
+  if (!shown || batch.running || state.workerBroken || state.workerHolds !== shown.key) return;
+  live.request?.cancel(); // a stale render is dropped, queued or not
+  const request = state.worker.preview(previewPayload());
+  live.request = request;
+  $('viewer').dataset.preview = 'updating';
+  try {
+    const result = await request;
+    if (live.request !== request || state.shown !== shown) return;
+    live.request = null;
+    showPreview(result, { keepView: true });
+  } catch (error) {
+    if (live.request !== request) return;
+    live.request = null;
+    $('viewer').dataset.preview = 'failed';
+    if (error?.code !== 'cancelled') failed(error, () => updatePreview());
+  }
+}
+
+function revokePreview(shown) {
+  if (shown.afterUrl) URL.revokeObjectURL(shown.afterUrl);
+  if (shown.beforeUrl) URL.revokeObjectURL(shown.beforeUrl);
+}
+
+/** Put a preview render on screen; the sizes shown are the file's. */
+function showPreview(result, { keepView = true, first = false } = {}) {
+  const shown = state.shown;
+  if (!result || !shown) return;
+  const oldAfter = shown.afterUrl;
+  const oldBefore = result.before ? shown.beforeUrl : null;
+  shown.afterUrl = URL.createObjectURL(result.after);
+  if (result.before) shown.beforeUrl = URL.createObjectURL(result.before);
+  live.beforeKey = result.beforeKey;
+  viewer.show({ originalUrl: shown.beforeUrl, cutoutUrl: shown.afterUrl, width: result.outWidth, height: result.outHeight },
+    { keepView: keepView && !first, leadWithCutout: first });
+  // The old images stay on screen until the new ones are decoded; then they can go.
+  setTimeout(() => {
+    if (oldAfter) URL.revokeObjectURL(oldAfter);
+    if (oldBefore) URL.revokeObjectURL(oldBefore);
+  }, 1000);
+  const view = $('viewer');
+  Object.assign(view.dataset, {
+    preview: 'shown',
+    previewWidth: String(result.width),
+    previewHeight: String(result.height),
+    outputWidth: String(result.outWidth),
+    outputHeight: String(result.outHeight),
+    previewSerial: String(++live.serial),
   });
+  $('result-size').textContent = `${result.outWidth} × ${result.outHeight} px`;
+}
+
+/** Choosing a canvas preset sets what it needs (marketplace: white JPEG); leaving it puts
+ *  back what it changed, unless the user changed that since. */
+function applyPreset(preset) {
+  if (presetChanges) {
+    const { format, background } = presetChanges;
+    presetChanges = null;
+    if (format && options.format === format.set) options.setFormat(format.was);
+    if (background && options.backgroundChoice === background.set) options.setBackgroundChoice(background.was);
+  }
+  if (!preset) return;
+  const was = { format: options.format, background: options.backgroundChoice };
+  if (preset.format) options.setFormat(preset.format);
+  if (preset.background) options.setBackgroundChoice(preset.background);
+  const changes = {};
+  if (options.format !== was.format) changes.format = { was: was.format, set: options.format };
+  if (options.backgroundChoice !== was.background) {
+    changes.background = { was: was.background, set: options.backgroundChoice };
+  }
+  presetChanges = changes;
+}
+
+/** Background, shadow, crop, canvas and format change the view and the button's label. */
+function showLook() {
+  schedulePreview();
+  showDownloadLabel();
+}
+
+function showDownloadLabel() {
   $('download').textContent = finishing.mask ? 'Download mask PNG' : `Download ${FORMAT_NAMES[options.format] || ''}`.trim();
 }
 
@@ -433,39 +546,6 @@ function showLowResolution(width, height) {
   warning.hidden = !(longEdge > 0 && longEdge < LOW_RES_EDGE);
   warning.textContent = warning.hidden ? ''
     : `This photo is ${longEdge} px on its long side (under ${LOW_RES_EDGE} px): edges will look soft when enlarged.`;
-}
-
-/** The subject's longer side in image pixels (from the cutout's alpha), for shadow sizes. */
-async function subjectExtent(url, width, height) {
-  try {
-    const image = new Image();
-    image.src = url;
-    await image.decode();
-    const scale = Math.min(1, 256 / Math.max(width, height));
-    const w = Math.max(1, Math.round(width * scale));
-    const h = Math.max(1, Math.round(height * scale));
-    const canvas = document.createElement('canvas');
-    canvas.width = w;
-    canvas.height = h;
-    const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    ctx.drawImage(image, 0, 0, w, h);
-    const { data } = ctx.getImageData(0, 0, w, h);
-    let [left, top, right, bottom] = [w, h, -1, -1];
-    for (let y = 0; y < h; y += 1) {
-      for (let x = 0; x < w; x += 1) {
-        if (data[(y * w + x) * 4 + 3] > 64) {
-          if (x < left) left = x;
-          if (x > right) right = x;
-          if (y < top) top = y;
-          if (y > bottom) bottom = y;
-        }
-      }
-    }
-    if (right < 0) return 0;
-    return Math.max(right - left + 1, bottom - top + 1) / scale;
-  } catch {
-    return 0;
-  }
 }
 
 /** Everything render() needs: look, finishing and (for the image on screen) brush strokes. */
@@ -531,28 +611,6 @@ async function holdShown(label) {
   progress.start(label, { cancellable: true });
 }
 
-async function previewExact() {
-  const shown = state.shown;
-  if (!shown || state.job || batch.running) return;
-  notices.clearError();
-  progress.start('Rendering the exact result', { cancellable: true });
-  try {
-    await holdShown('Rendering the exact result');
-    const result = await track(state.worker.render(exportOptions()), 'render');
-    const image = $('exact-image');
-    if (image.src) URL.revokeObjectURL(image.src);
-    image.src = URL.createObjectURL(new Blob([result.bytes], { type: result.mime }));
-    await image.decode().catch(() => {});
-    const kb = Math.round(result.bytes.byteLength / 1024);
-    $('exact-size').textContent = `${image.naturalWidth} × ${image.naturalHeight} px · ${result.format.toUpperCase()} · ${kb} KB`;
-    setState('done');
-    announce('Showing the exact result.');
-    $('exact-dialog').showModal();
-  } catch (error) {
-    failed(error, previewExact);
-  }
-}
-
 async function download() {
   const shown = state.shown;
   if (!shown || state.job || batch.running) return;
@@ -575,7 +633,6 @@ async function download() {
     failed(error, download);
   } finally {
     button.disabled = !state.shown || ['processing', 'booting'].includes(document.body.dataset.state);
-    $('preview-exact').disabled = button.disabled;
   }
 }
 
@@ -585,12 +642,6 @@ function setUpControls() {
   // Some files the browser cannot display itself (TIFF, HEIC): no broken-image icon.
   $('pending-image').addEventListener('error', (event) => { event.target.hidden = true; });
   $('download').addEventListener('click', download);
-  $('preview-exact').addEventListener('click', previewExact);
-  $('exact-close').addEventListener('click', () => $('exact-dialog').close());
-  // A click on the backdrop (outside the dialog's box) closes it too.
-  $('exact-dialog').addEventListener('click', (event) => {
-    if (event.target === $('exact-dialog')) $('exact-dialog').close();
-  });
   // A real button (labels are not focusable), so keyboard users can pick another image too.
   $('new-image').addEventListener('click', () => $('file-input').click());
   $('zoom-in').addEventListener('click', () => viewer.zoomIn());

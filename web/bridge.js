@@ -76,10 +76,20 @@ export class OffcutWorker {
   }
 
   /** Cut out one image. `bytes` (ArrayBuffer) is transferred: the caller's copy is detached.
-   *  options: {name, refineEdges}. Resolves {width, height, info, preview: ArrayBuffer (PNG),
-   *  mime, timings, backend}. The worker keeps this cutout for render(). */
+   *  options: {name, refineEdges, preview: preview()'s payload or absent}. Resolves {width,
+   *  height, info, preview: preview()'s result or null, timings, backend}. The worker keeps
+   *  this cutout for preview() and render(). */
   process(bytes, options, onProgress) {
     return this.#call('process', { bytes, ...options }, onProgress, [bytes]);
+  }
+
+  /** Render the last cutout as render() would, at screen resolution, for the live view.
+   *  payload: {options (as render's), maxSide: px, backgroundPhoto: ArrayBuffer (copied),
+   *  knownBefore: the beforeKey already shown}. Resolves {after: Blob (PNG), before: Blob|null
+   *  (null when knownBefore still holds), beforeKey, width, height (the preview's pixels),
+   *  outWidth, outHeight (the file's), seconds}. */
+  preview(payload) {
+    return this.#call('preview', payload);
   }
 
   /** Render the last cutout. options (all optional; see offcut.pipeline.ExportOptions):

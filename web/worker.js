@@ -168,9 +168,57 @@ async function runModel(input, shape) {
   return data;
 }
 
+// Formats Pyodide's Pillow cannot read (AVIF, HEIC in Safari, JPEG 2000) may still be ones
+// the browser can: these errors from Python send the file to the browser's decoder.
+const BROWSER_DECODABLE = new Set(['unsupported-format', 'corrupt-image']);
+// As py/offcut/decode.py's MAX_PIXELS: checked before the pixels are read out.
+const MAX_PIXELS = 50_000_000;
+
+/** Decode with the browser (EXIF orientation applied); null when it cannot either. */
+async function browserDecode(bytes) {
+  if (typeof createImageBitmap !== 'function' || typeof OffscreenCanvas !== 'function') return null;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(new Blob([bytes]), {
+      imageOrientation: 'from-image',
+      premultiplyAlpha: 'none',
+    });
+  } catch {
+    return null;
+  }
+  try {
+    const { width, height } = bitmap;
+    if (width * height > MAX_PIXELS) {
+      throw new WorkerError('image-too-large', `${width}x${height} is over the limit`,
+        { width, height, limit: MAX_PIXELS });
+    }
+    const canvas = new OffscreenCanvas(width, height);
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    context.drawImage(bitmap, 0, 0);
+    const { data } = context.getImageData(0, 0, width, height);
+    return { pixels: new Uint8Array(data.buffer), width, height };
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** Python's decoder first; the browser's when Python cannot read the format. */
+async function startImage(bytes, progress) {
+  const record = JSON.stringify(state.model);
+  try {
+    return callPython('start', bytes, record, progress);
+  } catch (error) {
+    if (!(error instanceof WorkerError) || !BROWSER_DECODABLE.has(error.code)) throw error;
+    const decoded = await browserDecode(bytes);
+    if (!decoded) throw error; // neither can: the message names the format when known
+    const format = error.details?.format || 'unknown';
+    return callPython('start_pixels', decoded.pixels, decoded.width, decoded.height, format, record, progress);
+  }
+}
+
 async function process(id, payload, progress) {
   if (!state.session) throw new WorkerError('internal', 'the model is not loaded yet');
-  const started = callPython('start', new Uint8Array(payload.bytes), JSON.stringify(state.model), progress);
+  const started = await startImage(new Uint8Array(payload.bytes), progress);
   const input = started.input.slice(); // own copy: the Python heap view may move
   checkCancelled(id);
   progress('model', 0, 1);
@@ -190,23 +238,60 @@ async function process(id, payload, progress) {
   progress('model', 1, 1);
   checkCancelled(id);
   const done = callPython('complete', output, payload.refineEdges !== false, progress);
-  const preview = done.preview.slice();
   if (started.info.frames > 1) {
     warn('animated-first-frame', `animated image: frame 1 of ${started.info.frames} used`,
       { frames: started.info.frames });
+  }
+  const timings = { ...done.timings, model: modelSeconds };
+  let shown = null;
+  if (payload.preview) {
+    // The first view comes with the result: one round trip, rendered at screen size.
+    progress('preview', 0, 1);
+    shown = await preview(payload.preview);
+    timings.preview = shown.seconds;
   }
   return {
     result: {
       width: done.width,
       height: done.height,
       info: started.info,
-      preview: preview.buffer,
-      mime: done.mime,
+      preview: shown,
       backend: state.backend,
       modelId: state.model.id,
-      timings: { ...done.timings, model: modelSeconds },
+      timings,
     },
-    transfer: [preview.buffer],
+  };
+}
+
+/** RGBA pixels (a view into Python's heap) -> a PNG Blob, encoded by the browser. */
+async function pngBlob(pixels, width, height) {
+  const canvas = new OffscreenCanvas(width, height);
+  const image = new ImageData(new Uint8ClampedArray(pixels.slice().buffer), width, height);
+  canvas.getContext('2d').putImageData(image, 0, 0);
+  return canvas.convertToBlob({ type: 'image/png' });
+}
+
+/** The composition at screen resolution (see offcut.web.preview). payload: {options,
+ *  maxSide, backgroundPhoto, knownBefore}. Resolves {after: Blob, before: Blob|null,
+ *  beforeKey, width, height, outWidth, outHeight, seconds}. */
+async function preview(payload) {
+  const t0 = performance.now();
+  const photo = payload.backgroundPhoto ? new Uint8Array(payload.backgroundPhoto) : null;
+  const done = callPython('preview', JSON.stringify(payload.options || {}), payload.maxSide || 1024,
+    photo, payload.knownBefore || '');
+  const [after, before] = await Promise.all([
+    pngBlob(done.after, done.width, done.height),
+    done.before ? pngBlob(done.before, done.width, done.height) : null,
+  ]);
+  return {
+    after,
+    before,
+    beforeKey: done.before_key,
+    width: done.width,
+    height: done.height,
+    outWidth: done.out_width,
+    outHeight: done.out_height,
+    seconds: seconds(t0),
   };
 }
 
@@ -244,6 +329,7 @@ async function handle(id, type, payload) {
       if (type === 'set-model') outcome = { result: await setModel(id, payload.modelId, progress) };
       else if (type === 'process') outcome = await process(id, payload, progress);
       else if (type === 'render') outcome = render(payload, progress);
+      else if (type === 'preview') outcome = { result: await preview(payload) };
       else throw new WorkerError('internal', `unknown request ${type}`);
     }
     post({ id, type: 'result', result: outcome.result }, outcome.transfer || []);

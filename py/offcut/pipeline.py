@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from offcut import compose, effects, layout, touchup
-from offcut.decode import MIN_SIDE, Decoded, decode
+from offcut.decode import MAX_PIXELS, MIN_SIDE, Decoded, decode
 from offcut.encode import FORMATS, MIME_TYPES, encode
-from offcut.errors import InvalidOption, NoSubjectFound
+from offcut.errors import ImageTooLarge, InvalidOption, NoSubjectFound
 from offcut.finish import finish, quantise_alpha
 from offcut.foreground import estimate_foreground
 from offcut.prepare import prepare
@@ -58,6 +58,9 @@ class Cutout:
     alpha: np.ndarray
     decoded: Decoded
     timings: dict = field(default_factory=dict)
+    #: Work reused by every render of this cutout (strokes applied, the reduced copy for
+    #: previews, the decoded background photo); see :func:`preview`.
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,43 @@ def start(data: bytes, record: ModelRecord, progress: Progress = _no_progress) -
     return Job(decoded, record, model_input, {"decode": t1 - t0, "prepare": t2 - t1})
 
 
+def start_pixels(
+    rgba: np.ndarray, record: ModelRecord, fmt: str = "unknown", progress: Progress = _no_progress
+) -> Job:
+    """Like :func:`start`, for pixels another decoder produced (the browser's, for formats
+    Pillow cannot read here: AVIF, HEIC in Safari, JPEG 2000).
+
+    Parameters
+    ----------
+    rgba : ndarray of uint8, shape (H, W, 4)
+        Upright (the decoder applied the EXIF orientation), not premultiplied.
+    fmt : str
+        The format's name, for ``info``.
+    """
+    t0 = time.perf_counter()
+    progress("decode", 0, 1)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise InvalidOption(f"pixels must be uint8 (H, W, 4), got {rgba.dtype} {rgba.shape}")
+    height, width = rgba.shape[:2]
+    if width * height > MAX_PIXELS:
+        raise ImageTooLarge(f"{width}x{height} is {width * height / 1e6:.1f} MP; the limit is "
+                            f"{MAX_PIXELS / 1e6:.0f} MP", width=width, height=height,
+                            limit=MAX_PIXELS)
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    decoded = Decoded(
+        rgb=np.ascontiguousarray(rgba[..., :3]),
+        alpha=None if alpha.min() == 255 else alpha,
+        icc_profile=None,
+        info={"format": fmt, "mode": "RGBA", "width": width, "height": height, "frames": 1,
+              "orientation": 1, "decoder": "browser"},
+    )
+    t1 = time.perf_counter()
+    progress("prepare", 0, 1)
+    model_input = prepare(decoded.rgb, record)
+    return Job(decoded, record, model_input, {"decode": t1 - t0,
+                                              "prepare": time.perf_counter() - t1})
+
+
 def complete(
     job: Job,
     output: np.ndarray,
@@ -190,56 +230,237 @@ def complete(
     return Cutout(colour, alpha8, job.decoded, timings)
 
 
-def render(
-    cutout: Cutout,
-    options: ExportOptions = ExportOptions(),
-    background_photo: bytes | None = None,
-) -> tuple[bytes, str]:
-    """Encode a cutout with its export options; returns ``(file bytes, mime type)``.
+#: The longest side a preview is ever rendered at, whatever the screen asks.
+PREVIEW_CAP = 2560
+#: Previews come from a copy of the cutout reduced to this long side (made once per image),
+#: unless the output shows a small part of the photo larger than that copy holds.
+REDUCED_SIDE = 2560
 
-    Order: touch-up strokes -> crop -> canvas preset -> size limit -> shadow -> background.
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the source lands in the output, in full-resolution output pixels.
+
+    Attributes
+    ----------
+    box : (left, top, right, bottom)
+        The part of the source kept (source pixels, exclusive).
+    size : (width, height)
+        The output file's size.
+    place : (x, y, width, height)
+        Where ``box`` is drawn in the output. It fills the output unless a canvas preset
+        leaves room around it.
+    canvas : bool
+        True when a canvas preset places the subject on a larger, transparent canvas.
     """
-    alpha8, colour = cutout.alpha, cutout.foreground
-    if options.strokes:
-        alpha8, colour = touchup.apply_strokes(alpha8, colour, cutout.decoded.rgb,
-                                               list(options.strokes))
+
+    box: tuple[int, int, int, int]
+    size: tuple[int, int]
+    place: tuple[float, float, float, float]
+    canvas: bool
+
+
+@dataclass
+class Preview:
+    """A render at screen resolution of exactly what :func:`render` would save.
+
+    Attributes
+    ----------
+    after : ndarray of uint8, shape (h, w, 4)
+        The composition (background, shadow, crop, canvas), RGBA.
+    before : ndarray of uint8, shape (h, w, 4)
+        The original photo through the same crop and canvas, for the before/after view.
+    size : (width, height)
+        The full-size file's pixel size (``after`` has the same aspect, smaller).
+    """
+
+    after: np.ndarray
+    before: np.ndarray
+    size: tuple[int, int]
+
+
+def _preset(options: ExportOptions):
+    if options.preset == "custom":
+        if not options.canvas:
+            raise InvalidOption("a custom canvas needs a width and height")
+        return layout.Preset("custom", "Custom", *options.canvas, options.fill, background=None,
+                             fmt="png")
+    return layout.PRESETS.get(options.preset) if options.preset else None
+
+
+def geometry(alpha8: np.ndarray, options: ExportOptions) -> Geometry:
+    """Crop box, canvas placement and size limit for ``options``, in full-resolution pixels.
+
+    Parameters
+    ----------
+    alpha8 : ndarray of uint8, shape (H, W)
+        The cutout's alpha (after touch-up strokes).
+    """
     height, width = alpha8.shape
     box = (0, 0, width, height)
     if options.crop or options.preset:
         found = layout.subject_box(alpha8)
         if found is not None:
             box = layout.margin_box(found, options.margin if options.crop else 0, width, height)
-    layer = Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
-    if box != (0, 0, width, height):
-        layer = layer.crop(box)
-    preset = layout.PRESETS.get(options.preset) if options.preset else None
-    if options.preset == "custom":
-        if not options.canvas:
-            raise InvalidOption("a custom canvas needs a width and height")
-        preset = layout.Preset("custom", "Custom", *options.canvas, options.fill, background=None,
-                               fmt="png")
-    if preset is not None:
-        layer, _ = layout.place_on_canvas(layer, preset.width, preset.height, preset.fill,
-                                          preset.anchor)
-    layer = layout.limit_long_edge(layer, options.max_size)
-    pixels = np.asarray(layer, dtype=np.uint8)
-    alpha8, colour = np.ascontiguousarray(pixels[..., 3]), np.ascontiguousarray(pixels[..., :3])
+    box_w, box_h = box[2] - box[0], box[3] - box[1]
+    preset = _preset(options)
+    if preset is None:
+        size, place = (box_w, box_h), (0.0, 0.0, float(box_w), float(box_h))
+    else:
+        if not 0 < preset.fill <= 1:
+            raise InvalidOption(f"fill must be in (0, 1], got {preset.fill}")
+        scale = preset.fill * min(preset.width / box_w, preset.height / box_h)
+        layer_w, layer_h = max(1, round(box_w * scale)), max(1, round(box_h * scale))
+        x = (preset.width - layer_w) // 2
+        y = preset.height - layer_h if preset.anchor == "bottom" else (preset.height - layer_h) // 2
+        size, place = (preset.width, preset.height), (float(x), float(y), float(layer_w),
+                                                      float(layer_h))
+    if options.max_size and max(size) > options.max_size:
+        limit = options.max_size / max(size)
+        limited = (max(1, round(size[0] * limit)), max(1, round(size[1] * limit)))
+        factors = (limited[0] / size[0], limited[1] / size[1])
+        place = (place[0] * factors[0], place[1] * factors[1], place[2] * factors[0],
+                 place[3] * factors[1])
+        size = limited
+    return Geometry(box, size, place, preset is not None)
+
+
+def render(
+    cutout: Cutout,
+    options: ExportOptions = ExportOptions(),
+    background_photo: bytes | None = None,
+) -> tuple[bytes, str]:
+    """Encode a cutout with its export options at full size; returns ``(file bytes, mime)``.
+
+    Order: touch-up strokes -> crop -> canvas preset -> size limit -> shadow -> background.
+    :func:`preview` runs the same composition at screen resolution.
+    """
     fmt = options.resolved_format()
+    pixels, preset = _compose(cutout, options, background_photo, None)
     if options.mask:
-        return encode(alpha8, "png"), MIME_TYPES["PNG"]
-    out_h, out_w = alpha8.shape
-    shadow8 = None
-    if options.shadow is not None:
-        shadow8 = effects.drop_shadow(alpha8, options.shadow.opacity, options.shadow.blur,
-                                      options.shadow.offset)
-    background = _background(options, preset, fmt, cutout, box, (out_w, out_h), background_photo)
-    pixels = effects.composite(colour, alpha8, shadow8, background)
+        return encode(pixels, "png"), MIME_TYPES["PNG"]
     quality = options.quality or (preset.quality if preset else 92)
     data = encode(pixels, fmt, quality=quality, icc_profile=cutout.decoded.icc_profile)
     return data, MIME_TYPES[FORMATS[fmt]]
 
 
-def _background(options, preset, fmt, cutout, box, size, background_photo):
+def preview(
+    cutout: Cutout,
+    options: ExportOptions = ExportOptions(),
+    background_photo: bytes | None = None,
+    max_side: int = 1024,
+) -> Preview:
+    """What :func:`render` would save, composed by the same code at screen resolution.
+
+    The output's long side is at most ``max_side`` (capped by :data:`PREVIEW_CAP`, never
+    larger than the file). No full-resolution work is done after the first call for an
+    image: the cutout is reduced once and kept (see :func:`_reduced`).
+    """
+    max_side = max(16, min(int(max_side), PREVIEW_CAP))
+    after, _ = _compose(cutout, options, background_photo, max_side)
+    if after.ndim == 2:  # the mask alone: show it as grey
+        after = np.repeat(after[..., None], 3, axis=2)
+    if after.shape[2] == 3:
+        after = np.dstack([after, np.full(after.shape[:2], 255, np.uint8)])
+    alpha8, _ = _stroked(cutout, options)
+    shape = geometry(alpha8, options)
+    return Preview(np.ascontiguousarray(after), _before(cutout, options, shape, after.shape[:2]),
+                   shape.size)
+
+
+def _stroked(cutout: Cutout, options: ExportOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha8, colour) with the touch-up strokes applied (kept for the last strokes)."""
+    if not options.strokes:
+        return cutout.alpha, cutout.foreground
+    key = repr(options.strokes)
+    cached = cutout.cache.get("strokes")
+    if cached is None or cached[0] != key:
+        alpha8, colour = touchup.apply_strokes(cutout.alpha, cutout.foreground,
+                                               cutout.decoded.rgb, list(options.strokes))
+        cached = cutout.cache["strokes"] = (key, alpha8, colour)
+        cutout.cache.pop("reduced", None)
+    return cached[1], cached[2]
+
+
+def _reduced(cutout: Cutout, options: ExportOptions, alpha8, colour):
+    """(factor, RGBA image, RGB image) of the cutout at :data:`REDUCED_SIDE`, made once."""
+    key = repr(options.strokes)
+    cached = cutout.cache.get("reduced")
+    if cached is None or cached[0] != key:
+        height, width = alpha8.shape
+        factor = min(1.0, REDUCED_SIDE / max(width, height))
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        layer = Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
+        source = Image.fromarray(cutout.decoded.rgb, "RGB")
+        if factor < 1:
+            layer = layer.resize(size, Image.LANCZOS, reducing_gap=3.0)
+            source = source.resize(size, Image.LANCZOS, reducing_gap=3.0)
+        cached = cutout.cache["reduced"] = (key, size[0] / width, layer, source)
+    return cached[1], cached[2], cached[3]
+
+
+def _draw(image: Image.Image, factor: float, shape: Geometry, out_size, canvas_mode: str,
+          exact: bool) -> Image.Image:
+    """Draw ``shape.box`` of ``image`` (the source scaled by ``factor``) into an output of
+    ``out_size`` (the file's size scaled by out_size / shape.size)."""
+    scale_x, scale_y = out_size[0] / shape.size[0], out_size[1] / shape.size[1]
+    x, y, w, h = shape.place
+    target = (max(1, round(w * scale_x)), max(1, round(h * scale_y)))
+    # Crop first: resampling then repeats the box's edge pixels instead of reading what lies
+    # beyond it, as the full-size render does (a subject standing on the edge stays on it).
+    crop = tuple(round(v * factor) for v in shape.box)
+    layer = image.crop(crop) if crop != (0, 0, *image.size) else image
+    if layer.size != target:
+        # Pillow resamples RGBA premultiplied, so transparent pixels' colours never bleed in.
+        layer = layer.resize(target, Image.LANCZOS, reducing_gap=None if exact else 3.0)
+    if not shape.canvas:
+        return layer
+    canvas = Image.new(canvas_mode, out_size, (0,) * len(canvas_mode))
+    canvas.paste(layer, (round(x * scale_x), round(y * scale_y)))
+    return canvas
+
+
+def _compose(cutout, options, background_photo, max_side):
+    """Pixels of the output (full size when ``max_side`` is None) and the preset used."""
+    alpha8, colour = _stroked(cutout, options)
+    shape = geometry(alpha8, options)
+    preset = _preset(options)
+    if max_side is None:
+        out_size, factor, exact = shape.size, 1.0, True
+        layer_source = Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
+    else:
+        scale = min(1.0, max_side / max(shape.size))
+        out_size = (max(1, round(shape.size[0] * scale)), max(1, round(shape.size[1] * scale)))
+        needed = out_size[0] / shape.size[0] * shape.place[2] / (shape.box[2] - shape.box[0])
+        factor, layer_source, _ = _reduced(cutout, options, alpha8, colour)
+        if factor < needed:  # a small part of a big photo, enlarged: use the full size
+            factor, layer_source = 1.0, Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
+        exact = False
+    layer = _draw(layer_source, factor, shape, out_size, "RGBA", exact)
+    pixels = np.asarray(layer, dtype=np.uint8)
+    alpha8, colour = np.ascontiguousarray(pixels[..., 3]), np.ascontiguousarray(pixels[..., :3])
+    if options.mask:
+        return alpha8, preset
+    fmt = options.resolved_format()
+    shadow8 = None
+    if options.shadow is not None:
+        shadow8 = effects.drop_shadow(alpha8, options.shadow.opacity, options.shadow.blur,
+                                      options.shadow.offset)
+    background = _background(options, preset, fmt, cutout, shape, out_size, background_photo,
+                             max_side)
+    return effects.composite(colour, alpha8, shadow8, background), preset
+
+
+def _before(cutout, options, shape: Geometry, out_shape) -> np.ndarray:
+    """The original photo through the output's crop and canvas, RGBA (h, w, 4)."""
+    factor, _, source = _reduced(cutout, options, *_stroked(cutout, options))
+    out_size = (out_shape[1], out_shape[0])
+    drawn = _draw(source.convert("RGBA") if shape.canvas else source, factor, shape, out_size,
+                  "RGBA", False)
+    return np.ascontiguousarray(np.asarray(drawn.convert("RGBA"), dtype=np.uint8))
+
+
+def _background(options, preset, fmt, cutout, shape, size, background_photo, max_side):
     """The opaque background array or colour, or None for a transparent result."""
     choice = options.background
     if choice is None and preset is not None:
@@ -251,10 +472,20 @@ def _background(options, preset, fmt, cutout, box, size, background_photo):
     if choice == "photo":
         if not background_photo:
             raise InvalidOption("choose a background photo first")
-        return effects.cover_fit(effects.open_background_photo(background_photo), *size)
+        key = ("photo", len(background_photo), hash(background_photo))
+        cached = cutout.cache.get("photo")
+        if cached is None or cached[0] != key:
+            cached = cutout.cache["photo"] = (key,
+                                              effects.open_background_photo(background_photo))
+        return effects.cover_fit(cached[1], *size)
     if choice == "blur":
-        left, top, right, bottom = box
-        original = effects.blurred(cutout.decoded.rgb)[top:bottom, left:right]
+        if max_side is None:
+            factor, rgb = 1.0, cutout.decoded.rgb
+        else:
+            factor, _, source = _reduced(cutout, options, *_stroked(cutout, options))
+            rgb = np.asarray(source, dtype=np.uint8)
+        left, top, right, bottom = (round(v * factor) for v in shape.box)
+        original = effects.blurred(rgb)[top:bottom, left:right]
         return effects.cover_fit(Image.fromarray(original, "RGB"), *size)
     return compose.parse_colour(choice)
 

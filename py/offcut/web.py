@@ -55,9 +55,23 @@ def _progress(callback):
 def start(data, record_json: str, progress=None) -> dict:
     """Decode image bytes (a JS Uint8Array) and return the model input as a Float32Array."""
     # Free the previous image before decoding the next one.
-    _state["job"] = _state["cutout"] = _state["plain_png"] = None
+    _state["job"] = _state["cutout"] = None
     record = ModelRecord.from_dict(json.loads(record_json))
-    job = pipeline.start(data.to_bytes(), record, _progress(progress))
+    return _started(pipeline.start(data.to_bytes(), record, _progress(progress)))
+
+
+@_guarded
+def start_pixels(pixels, width: int, height: int, fmt: str, record_json: str,
+                 progress=None) -> dict:
+    """Like :func:`start`, for RGBA pixels the browser decoded (a JS Uint8Array,
+    ``width * height * 4`` bytes, upright, not premultiplied)."""
+    _state["job"] = _state["cutout"] = None
+    record = ModelRecord.from_dict(json.loads(record_json))
+    rgba = np.frombuffer(pixels.to_bytes(), dtype=np.uint8).reshape(int(height), int(width), 4)
+    return _started(pipeline.start_pixels(rgba, record, str(fmt), _progress(progress)))
+
+
+def _started(job) -> dict:
     _state["job"] = job
     info = job.decoded.info
     return {
@@ -71,7 +85,9 @@ def start(data, record_json: str, progress=None) -> dict:
 
 @_guarded
 def complete(output, refine_edges: bool, progress=None) -> dict:
-    """Take the model's mask (a JS Float32Array) and return the transparent PNG preview."""
+    """Take the model's mask (a JS Float32Array) and finish the cutout at full resolution
+    (refined alpha and foreground colours, kept for every later preview and download).
+    Nothing is encoded here: :func:`preview` shows it, :func:`render` saves it."""
     job = _state["job"]
     if job is None:
         raise OffcutError("no image is waiting for a model output")
@@ -79,14 +95,7 @@ def complete(output, refine_edges: bool, progress=None) -> dict:
     report = _progress(progress)
     cutout = pipeline.complete(job, mask, refine_edges=bool(refine_edges), progress=report)
     _state["cutout"], _state["job"] = cutout, None
-    t0 = time.perf_counter()
-    report("encode", 0, 1)
-    png, mime = pipeline.render(cutout)
-    _state["plain_png"] = png  # a plain download is these bytes: no second encode
-    cutout.timings["encode"] = time.perf_counter() - t0
     return {
-        "preview": memoryview(png),
-        "mime": mime,
         "width": int(cutout.alpha.shape[1]),
         "height": int(cutout.alpha.shape[0]),
         "timings": cutout.timings,
@@ -94,9 +103,41 @@ def complete(output, refine_edges: bool, progress=None) -> dict:
 
 
 @_guarded
+def preview(options_json: str, max_side: int, background_photo=None, known_before: str = "",
+            progress=None) -> dict:
+    """Render the last cutout as :func:`render` would, at screen resolution (RGBA pixels).
+
+    ``before`` (the original through the same crop and canvas) is left out when its key
+    equals ``known_before``: the caller already shows it.
+    """
+    cutout = _state["cutout"]
+    if cutout is None:
+        raise OffcutError("there is no cutout to show yet")
+    t0 = time.perf_counter()
+    options = pipeline.ExportOptions.from_dict(json.loads(options_json))
+    photo = background_photo.to_bytes() if background_photo is not None else None
+    shown = pipeline.preview(cutout, options, photo, int(max_side))
+    height, width = shown.after.shape[:2]
+    before_key = repr((shown.size, width, height, options.crop, options.margin, options.preset,
+                       options.canvas, options.fill, options.max_size, options.strokes))
+    before = None if before_key == known_before else memoryview(shown.before.reshape(-1))
+    return {
+        "after": memoryview(shown.after.reshape(-1)),
+        "before": before,
+        "before_key": before_key,
+        "width": width,
+        "height": height,
+        "out_width": int(shown.size[0]),
+        "out_height": int(shown.size[1]),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+@_guarded
 def render(options_json: str, background_photo=None, progress=None) -> dict:
-    """Render the last cutout with export options (see ``pipeline.ExportOptions``);
-    ``background_photo`` is a JS Uint8Array when the background is a photo."""
+    """Render the last cutout at full size with export options (see
+    ``pipeline.ExportOptions``); ``background_photo`` is a JS Uint8Array when the background
+    is a photo."""
     cutout = _state["cutout"]
     if cutout is None:
         raise OffcutError("there is no cutout to export yet")
@@ -104,9 +145,6 @@ def render(options_json: str, background_photo=None, progress=None) -> dict:
     report = _progress(progress)
     report("encode", 0, 1)
     photo = background_photo.to_bytes() if background_photo is not None else None
-    if options.is_plain() and _state.get("plain_png"):
-        data, mime = _state["plain_png"], "image/png"
-    else:
-        data, mime = pipeline.render(cutout, options, photo)
+    data, mime = pipeline.render(cutout, options, photo)
     report("encode", 1, 1)
     return {"bytes": memoryview(data), "mime": mime, "format": options.resolved_format()}

@@ -90,7 +90,7 @@ def run_backends(browser, base_url: str, model_id: str, data: bytes, image: byte
             const info = await worker.init(modelId, null, { backend });
             const bytes = Uint8Array.from(atob(imageB64), (c) => c.charCodeAt(0)).buffer;
             const result = await worker.process(bytes, { name: 'x.jpg', refineEdges: true });
-            const preview = new Uint8Array(result.preview);
+            const preview = new Uint8Array((await worker.render({})).bytes); // the plain PNG
             let binary = '';
             for (let i = 0; i < preview.length; i += 8192) {
               binary += String.fromCharCode(...preview.subarray(i, i + 8192));

@@ -64,8 +64,9 @@ export function withExtension(name, format, mask) {
 export class Finishing {
   /**
    * @param {object} handlers
-   *   onLookChange() when the preview or the file changes; onPreset(name, preset) when a
-   *   canvas preset is chosen (the app applies its format and background); format() returns
+   *   onLookChange() when the preview or the file changes; onPreset(name, preset) when the
+   *   canvas preset changes (preset is null for none; the app applies its format and
+   *   background, and restores them when it is left); format() returns
    *   the chosen format.
    */
   constructor(handlers) {
@@ -252,7 +253,8 @@ export class Finishing {
 
     el.preset.addEventListener('change', () => {
       const name = el.preset.value;
-      if (PRESETS[name]) this.handlers.onPreset?.(name, PRESETS[name]);
+      // Also for "none": the app puts back what the preset it leaves had set.
+      this.handlers.onPreset?.(name, PRESETS[name] || null);
       this.#changed();
     });
     for (const input of [el.width, el.height, el.maxSize]) {

@@ -32,9 +32,12 @@ export class CompareViewer {
     this.scale = 1;
     this.x = 0;
     this.y = 0;
-    this.split = 0.5; // divider position, fraction of the viewport width
+    this.split = 0; // divider position, fraction of the viewport width (0: all cutout)
+    this.onBrushing = () => {}; // the app re-renders the view for the brush's frame
     this.fitted = true; // keep fitting on resize until the user zooms
     this.pointers = new Map();
+    // The images are the rendered file: transparent parts show the checkerboard behind.
+    this.canvas.classList.add('checkered');
     this.#listen();
     new ResizeObserver(() => this.#onResize()).observe(this.viewport);
   }
@@ -44,62 +47,38 @@ export class CompareViewer {
   }
 
   /**
-   * Show a result. `keepView` keeps zoom, pan and divider (same photo re-run with other
-   * options, so the user can compare edges in place); otherwise the new image is fitted.
+   * Show a render of the file (`cutoutUrl`) and the original through the same crop and
+   * canvas (`originalUrl`), at the file's size in pixels (`width` x `height`; the images may
+   * be smaller, rendered for the screen). `keepView` keeps zoom, pan and divider when the
+   * size is unchanged; otherwise the view is fitted. `leadWithCutout` (a new result) puts the
+   * divider at the image's left edge, so the cutout is what shows first.
    */
-  async show({ originalUrl, cutoutUrl, width, height }, { keepView = false } = {}) {
+  async show({ originalUrl, cutoutUrl, width, height }, { keepView = false, leadWithCutout = false } = {}) {
     const sameSize = width === this.width && height === this.height;
     this.width = width;
     this.height = height;
     this.canvas.style.width = `${width}px`;
     this.canvas.style.height = `${height}px`;
     this.viewport.classList.remove('no-original');
-    this.original.src = originalUrl || '';
-    this.cutout.src = cutoutUrl;
+    if (this.original.getAttribute('src') !== originalUrl) this.original.src = originalUrl || '';
+    if (this.cutout.getAttribute('src') !== cutoutUrl) this.cutout.src = cutoutUrl;
     if (!originalUrl) this.viewport.classList.add('no-original');
-    if (!(keepView && sameSize)) {
-      this.split = 0.5;
-      this.fit();
-    } else {
-      this.#apply();
-    }
-  }
-
-  /** null shows the checkerboard (transparent); otherwise a CSS colour behind the cutout. */
-  setBackground(colour) {
-    this.setLook(colour ? { kind: 'colour', colour } : { kind: 'none' });
-  }
-
-  /**
-   * What the preview shows behind and under the cutout (a close likeness; the file's exact
-   * pixels come from render()).
-   * look: {kind: 'none'|'colour'|'photo'|'blur', colour, url}; shadow: render()'s shadow
-   * option or null; extent: the subject's longer side in image pixels (shadow sizes).
-   */
-  setLook(look, { shadow = null, extent = 0, originalUrl = '' } = {}) {
-    const { canvas, backdrop } = this;
-    canvas.classList.toggle('checkered', look.kind === 'none');
-    canvas.style.setProperty('--cutout-background', look.kind === 'colour' ? look.colour : 'transparent');
-    const url = look.kind === 'photo' ? look.url : look.kind === 'blur' ? originalUrl : '';
-    backdrop.hidden = !url;
-    if (url && backdrop.getAttribute('src') !== url) backdrop.src = url;
-    if (!url) backdrop.removeAttribute('src');
-    const longEdge = Math.max(this.width, this.height);
-    backdrop.classList.toggle('blurred', look.kind === 'blur');
-    backdrop.style.filter = look.kind === 'blur' ? `blur(${Math.max(1, 0.02 * longEdge).toFixed(1)}px)` : '';
-    const size = extent || longEdge;
-    let filter = '';
-    if (shadow && size) {
-      const [dx, dy] = shadow.offset || [0, 0.02];
-      // A CSS shadow's blur length is twice the Gaussian's standard deviation.
-      filter = `drop-shadow(${(dx * size).toFixed(1)}px ${(dy * size).toFixed(1)}px ${(2 * shadow.blur * size).toFixed(1)}px rgb(0 0 0 / ${shadow.opacity}))`;
-    }
-    canvas.style.setProperty('--cutout-filter', filter || 'none');
+    if (!(keepView && sameSize)) this.fit();
+    else this.#apply();
+    if (leadWithCutout) this.setSplit(this.x / (this.viewport.clientWidth || 1));
   }
 
   /** Brush mode: the cutout fills the view (no compare split), a crosshair cursor. */
   setBrushing(on) {
+    if (this.viewport.classList.contains('brushing') === on) return;
     this.viewport.classList.toggle('brushing', on);
+    this.onBrushing(on);
+  }
+
+  /** The brush paints in photo pixels: only once the view shows the photo's own frame. */
+  get #brushReady() {
+    const brush = this.brush;
+    return Boolean(brush?.active && brush.width === this.width && brush.height === this.height);
   }
 
   /** Viewport client coordinates -> image pixels. */
@@ -223,7 +202,7 @@ export class CompareViewer {
       this.pointers.set(event.pointerId, { x: event.clientX, y: event.clientY });
       if (this.pointers.size === 1) {
         const onDivider = event.target.closest('.divider') && !this.brush?.active;
-        this.mode = onDivider ? 'divider' : this.brush?.active ? 'brush' : 'pan';
+        this.mode = onDivider ? 'divider' : this.#brushReady ? 'brush' : 'pan';
         if (this.mode === 'divider') divider.focus({ preventScroll: true });
         if (this.mode === 'brush') this.brush.begin(this.toImage(event.clientX, event.clientY), this.scale);
       } else {
