@@ -376,3 +376,20 @@ def test_srgb_profile_is_valid_for_littlecms():
     pixels = colour_ramp()
     same = lcms_reference(Image.fromarray(pixels), colour.srgb_profile())
     assert np.abs(same - pixels).max() <= 1
+
+
+def test_profile_fallback_without_littlecms(monkeypatch):
+    """Pyodide's Pillow imports ImageCms but raises ImportError on use (no LittleCMS core):
+    an unreadable profile then leaves the pixels as they are instead of failing the decode."""
+    from PIL import ImageCms
+
+    def missing(*args, **kwargs):
+        raise ImportError("The _imagingcms C module is not installed")
+
+    monkeypatch.setattr(ImageCms, "ImageCmsProfile", missing)
+    stand_in = colour.build_profile("RGB", "XYZ", [*colour._text_tags("v4 lut stand-in"),
+                                                   (b"A2B0", b"mAB \0\0\0\0" + b"\0" * 40)])
+    pixels = colour_ramp()
+    decoded = decode(encode(Image.fromarray(pixels), "PNG", icc_profile=stand_in))
+    np.testing.assert_array_equal(decoded.rgb, pixels)
+    assert decoded.info["colour"].startswith("unconverted")

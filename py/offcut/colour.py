@@ -454,5 +454,6 @@ def imagecms_to_srgb(image, icc: bytes):
         target = ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile()))
         mode = {"RGBA": "RGB", "LA": "L", "P": "RGB", "PA": "RGB"}.get(image.mode, image.mode)
         return ImageCms.profileToProfile(image.convert(mode), source, target, outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError, ImportError):
+        # Pyodide's Pillow imports ImageCms but has no LittleCMS core: ImportError on use.
         return None
