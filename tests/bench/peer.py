@@ -1,0 +1,437 @@
+"""offcut against its browser peer, @imgly/background-removal, in one Chromium.
+
+    python tests/bench/peer.py [--sizes 1080p,12mp] [--runs 5] [--photo PATH] [--json]
+                               [--skip-startup] [--skip-native] [--memory-24mp]
+
+What it does, on this machine (numbers for the closing notes; it asserts nothing):
+
+* installs ``@imgly/background-removal@1.4.5`` (the build that ships the same IS-Net "medium"
+  model offcut uses) and esbuild from npm into ``.cache/bench/`` and bundles it into one ES
+  module. This is for benchmarking only: nothing of it goes into ``dist/``;
+* serves ``dist/`` and the peer page on two origins (the peer must not fall under offcut's
+  service worker, which adds offcut's CSP), both cross-origin isolated (COOP/COEP), so both
+  run WASM with 2 threads;
+* opens offcut "Best", offcut "Fast" and imgly in three tabs, does one cold run in each, then
+  ``--runs`` warm runs interleaved (A B C A B C...). offcut's time is the page's own: from
+  handing the photo to the file input until the result is on screen (``done``); imgly's is
+  ``removeBackground(blob)`` to its PNG blob. Medians, the offcut/imgly ratios and offcut's
+  stage breakdown (the page's run details) are printed;
+* samples the proportional set size (PSS) of all the browser's processes every 100 ms and
+  prints each contender's peak (in separate browsers, so the numbers do not add up);
+* start-up: offcut first visit and repeat visit (same profile), load to "accepts a photo"
+  (the page leaves ``booting``) and to "model ready";
+* model only, WASM (offcut's stage time, warm) vs native onnxruntime at 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "py")]
+
+from PIL import Image  # noqa: E402
+
+import build  # noqa: E402
+
+PEER_VERSION = "1.4.5"
+ESBUILD_VERSION = "0.24.2"
+BENCH = ROOT / ".cache" / "bench" / f"imgly-{PEER_VERSION}"
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-renderer-backgrounding",
+        "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows"]
+SIZES = {"1080p": (1920, 1080), "12mp": (4000, 3000), "24mp": (5656, 4242)}
+
+PEER_PAGE = """<!doctype html><meta charset="utf-8"><title>peer</title>
+<script type="module">
+import { removeBackground } from './imgly.mjs';
+const config = { publicPath: new URL('data/', location.href).href, model: 'medium',
+                 output: { format: 'image/png' } };
+window.peerRun = async (url) => {
+  const blob = await (await fetch(url)).blob();
+  const t0 = performance.now();
+  const result = await removeBackground(blob, config);
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, bytes: result.size };
+};
+window.peerReady = true;
+</script>"""
+
+
+# ------------------------------------------------------------------------------- the peer
+
+
+def ensure_peer() -> Path:
+    """The peer's site folder (bundle, data chunks, page), made once under ``.cache/bench``."""
+    site = BENCH / "site"
+    if (site / "imgly.mjs").exists() and (site / "data" / "resources.json").exists():
+        return site
+    BENCH.mkdir(parents=True, exist_ok=True)
+    (BENCH / "package.json").write_text('{"private": true}\n')
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
+                    f"@imgly/background-removal@{PEER_VERSION}", f"esbuild@{ESBUILD_VERSION}"],
+                   cwd=BENCH, check=True)
+    # esbuild's platform binary comes from an optional dependency; --ignore-scripts is fine.
+    (BENCH / "entry.mjs").write_text(
+        "export { removeBackground } from '@imgly/background-removal';\n")
+    site.mkdir(exist_ok=True)
+    subprocess.run([str(BENCH / "node_modules" / ".bin" / "esbuild"), "entry.mjs", "--bundle",
+                    "--format=esm", "--platform=browser", "--log-level=warning",
+                    f"--outfile={site / 'imgly.mjs'}"], cwd=BENCH, check=True)
+    archive = ROOT / ".cache" / "downloads" / f"imgly-background-removal-data-{PEER_VERSION}.tgz"
+    if not archive.exists():
+        build.build()  # fetches (and verifies) the pinned data package offcut uses too
+    data = site / "data"
+    data.mkdir(exist_ok=True)
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name.startswith("package/dist/"):
+                (data / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+    (site / "index.html").write_text(PEER_PAGE)
+    return site
+
+
+class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, cross-origin isolated (what the peer's docs ask a host for)."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".mjs": "text/javascript", ".wasm": "application/wasm"}
+
+    def end_headers(self) -> None:
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+def serve(server) -> str:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+# ------------------------------------------------------------------------------- memory
+
+
+def browser_pss(profile: str) -> int:
+    """Sum of PSS (bytes) over the Chromium processes started with ``profile`` and their
+    children."""
+    parents: dict[int, int] = {}
+    roots = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            if profile in Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace"):
+                roots.add(int(entry))
+        except OSError:
+            continue
+    members, grew = set(roots), True
+    while grew:
+        extra = {pid for pid, parent in parents.items() if parent in members} - members
+        members |= extra
+        grew = bool(extra)
+    total = 0
+    for pid in members:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+class PeakSampler:
+    """Peak of :func:`browser_pss` while it runs, sampled every 100 ms."""
+
+    def __init__(self, profile: str) -> None:
+        self.profile, self.peak, self._stop = profile, 0, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, browser_pss(self.profile))
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ------------------------------------------------------------------------------- contenders
+
+
+def parse_timings(text: str) -> dict:
+    """The page's run details, ``"read 0.98 s · model 17.40 s · ..."``, as {label: s}."""
+    return {label.strip(): float(value)
+            for label, value in re.findall(r"([A-Za-z][A-Za-z ]*?) ([\d.]+) s", text)}
+
+
+class OffcutTab:
+    def __init__(self, context, base: str, model: str) -> None:
+        self.page = context.new_page()
+        self.model = model
+        self.page.goto(base + "/")
+        self._wait("ready", 300)
+        selector = "#model-best" if model == "isnet-medium" else "#model-fast"
+        if not self.page.locator(selector).is_checked():
+            self.page.locator(selector).check(force=True)
+            self._wait("ready", 300)
+
+    def _wait(self, state: str, timeout_s: float) -> None:
+        self.page.wait_for_function(
+            "s => ['error', s].includes(document.body.dataset.state)", arg=state,
+            timeout=timeout_s * 1000)
+        if self.page.evaluate("document.body.dataset.state") == "error":
+            raise RuntimeError(self.page.locator("#error").inner_text())
+
+    def run(self, photo: Path) -> dict:
+        # A marker state the app never sets, so "done" below is this run's.
+        self.page.evaluate("document.body.dataset.state = 'bench'")
+        t0 = time.perf_counter()
+        self.page.set_input_files("#file-input", str(photo))
+        self._wait("done", 600)
+        seconds = time.perf_counter() - t0
+        stages = parse_timings(self.page.locator("#result-timings").text_content() or "")
+        return {"seconds": seconds, "stages": stages}
+
+
+class PeerTab:
+    def __init__(self, context, base: str) -> None:
+        self.page = context.new_page()
+        self.page.goto(base + "/index.html")
+        self.page.wait_for_function("window.peerReady === true", timeout=60_000)
+
+    def run(self, photo_url: str) -> dict:
+        return self.page.evaluate("url => peerRun(url)", photo_url)
+
+
+# ------------------------------------------------------------------------------- the runs
+
+
+def make_photo(source: Path, size: tuple[int, int], folder: Path) -> Path:
+    image = Image.open(source).convert("RGB").resize(size, Image.BICUBIC)
+    path = folder / f"photo-{size[0]}x{size[1]}.jpg"
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def side_by_side(playwright, bases: dict, photo: Path, runs: int) -> dict:
+    """Cold run then ``runs`` interleaved warm runs of each contender in one browser."""
+    profile = tempfile.mkdtemp(prefix="offcut-peer-")
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path="/usr/bin/chromium", args=ARGS,
+        viewport={"width": 1280, "height": 800})
+    try:
+        tabs = {"offcut Best": OffcutTab(context, bases["offcut"], "isnet-medium"),
+                "offcut Fast": OffcutTab(context, bases["offcut"], "u2netp"),
+                "imgly": PeerTab(context, bases["peer"])}
+        photo_url = f"{bases['peer']}/photos/{photo.name}"
+
+        def once(label: str) -> dict:
+            tab = tabs[label]
+            tab.page.bring_to_front()
+            return tab.run(photo_url if label == "imgly" else photo)
+
+        results = {label: {"cold": once(label), "warm": []} for label in tabs}
+        for _ in range(runs):
+            for label in tabs:
+                results[label]["warm"].append(once(label))
+        return results
+    finally:
+        context.close()
+
+
+def peak_memory(playwright, bases: dict, photo: Path, label: str) -> int:
+    """Peak PSS of a fresh browser doing one cold and one warm run of one contender."""
+    profile = tempfile.mkdtemp(prefix="offcut-peer-mem-")
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path="/usr/bin/chromium", args=ARGS,
+        viewport={"width": 1280, "height": 800})
+    try:
+        with PeakSampler(profile) as sampler:
+            if label == "imgly":
+                tab = PeerTab(context, bases["peer"])
+                for _ in range(2):
+                    tab.run(f"{bases['peer']}/photos/{photo.name}")
+            else:
+                tab = OffcutTab(context, bases["offcut"],
+                                "isnet-medium" if label == "offcut Best" else "u2netp")
+                for _ in range(2):
+                    tab.run(photo)
+        return sampler.peak
+    finally:
+        context.close()
+
+
+def start_up(playwright, base: str) -> dict:
+    """First and repeat visit of one profile: load to leaving 'booting' (accepts a photo)
+    and to 'ready' (model ready), default model."""
+    profile = tempfile.mkdtemp(prefix="offcut-peer-start-")
+    times = {}
+    for visit in ("first visit", "repeat visit"):
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path="/usr/bin/chromium", args=ARGS)
+        page = context.new_page()
+        t0 = time.perf_counter()
+        page.goto(base + "/")
+        page.wait_for_function("document.body.dataset.state && "
+                               "document.body.dataset.state !== 'booting'", timeout=300_000)
+        accepts = time.perf_counter() - t0
+        page.wait_for_function("document.body.dataset.state === 'ready'", timeout=300_000)
+        times[visit] = {"accepts": accepts, "ready": time.perf_counter() - t0}
+        context.close()
+    return times
+
+
+def native_model_seconds(model_id: str, runs: int = 5) -> float:
+    """Median model-only time of native onnxruntime with 2 intra-op threads."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from offcut import fetch
+    from offcut.records import load_records
+
+    record = load_records()[model_id]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(fetch.model_file(record.raw, ROOT / ".cache")), options,
+                                   providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    side = record.input_size
+    tensor = np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
+    session.run(None, {name: tensor})
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        session.run(None, {name: tensor})
+        times.append(time.perf_counter() - t0)
+    return median(times)
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def summarise(size: str, results: dict) -> dict:
+    summary = {}
+    for label, result in results.items():
+        warm = [run["seconds"] for run in result["warm"]]
+        entry = {"cold_s": result["cold"]["seconds"], "warm_median_s": median(warm),
+                 "warm_s": warm}
+        if label != "imgly":
+            keys = {key for run in result["warm"] for key in run["stages"]}
+            entry["stages_median_s"] = {key: median([run["stages"].get(key, 0.0)
+                                                     for run in result["warm"]])
+                                        for key in sorted(keys)}
+        summary[label] = entry
+    peer = summary["imgly"]["warm_median_s"]
+    for label in ("offcut Best", "offcut Fast"):
+        summary[label]["ratio_to_imgly"] = summary[label]["warm_median_s"] / peer
+    print(f"\n## {size}: warm medians of {len(results['imgly']['warm'])} interleaved runs")
+    print("| contender | cold (s) | warm median (s) | / imgly |")
+    print("|---|---|---|---|")
+    for label, entry in summary.items():
+        ratio = entry.get("ratio_to_imgly")
+        print(f"| {label} | {entry['cold_s']:.2f} | {entry['warm_median_s']:.2f} | "
+              f"{'' if ratio is None else f'{ratio:.2f}x'} |")
+    for label in ("offcut Best", "offcut Fast"):
+        stages = summary[label]["stages_median_s"]
+        print(f"{label} stages: " + " · ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1080p,12mp", help=f"from {', '.join(SIZES)}")
+    parser.add_argument("--runs", type=int, default=5, help="warm runs per contender")
+    parser.add_argument("--photo", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "dev" / "images" / "046.jpg")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--skip-native", action="store_true")
+    parser.add_argument("--memory", default="12mp",
+                        help="photo size for the peak-memory runs ('' to skip)")
+    args = parser.parse_args()
+    if not args.photo.exists():
+        from skimage import data as samples  # a public-domain sample when ../shared is absent
+
+        args.photo = Path(tempfile.mkdtemp()) / "astronaut.png"
+        Image.fromarray(samples.astronaut()).save(args.photo)
+    if not (build.DIST / "index.html").exists():
+        build.build()
+    site = ensure_peer()
+    photos = site / "photos"
+    photos.mkdir(exist_ok=True)
+    report: dict = {"machine": f"{os.cpu_count()} cores", "sizes": {}}
+    offcut_server = build.make_server("127.0.0.1", 0)
+    peer_server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(IsolatedHandler, directory=str(site)))
+    bases = {"offcut": serve(offcut_server), "peer": serve(peer_server)}
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        if not args.skip_startup:
+            report["start_up"] = start_up(playwright, bases["offcut"])
+            print("\n## offcut start-up (load to accepts a photo / to model ready)")
+            for visit, times in report["start_up"].items():
+                print(f"{visit}: accepts {times['accepts']:.2f} s, ready {times['ready']:.2f} s")
+        for size in args.sizes.split(","):
+            photo = make_photo(args.photo, SIZES[size], photos)
+            results = side_by_side(playwright, bases, photo, args.runs)
+            report["sizes"][size] = summarise(size, results)
+        if args.memory:
+            photo = make_photo(args.photo, SIZES[args.memory], photos)
+            report["peak_pss_mib"] = {}
+            print(f"\n## peak PSS of the browser's processes, {args.memory}, one browser each")
+            for label in ("offcut Best", "offcut Fast", "imgly"):
+                peak = peak_memory(playwright, bases, photo, label) / 2**20
+                report["peak_pss_mib"][label] = peak
+                print(f"{label}: {peak:.0f} MiB")
+    if not args.skip_native:
+        report["model_only"] = {}
+        print("\n## model only: WASM (offcut's warm stage time) vs native onnxruntime, 2 threads")
+        first = report["sizes"][args.sizes.split(",")[0]]
+        for label, model_id in (("offcut Best", "isnet-medium"), ("offcut Fast", "u2netp")):
+            wasm = first[label]["stages_median_s"].get("model", float("nan"))
+            native = native_model_seconds(model_id)
+            report["model_only"][model_id] = {"wasm_s": wasm, "native_s": native}
+            print(f"{model_id}: WASM {wasm:.2f} s, native {native:.2f} s, "
+                  f"ratio {wasm / native:.2f}x")
+    offcut_server.shutdown()
+    peer_server.shutdown()
+    if args.json:
+        print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
