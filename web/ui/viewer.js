@@ -206,6 +206,11 @@ export class CompareViewer {
       if (this.pointers.size === 1) {
         const onDivider = event.target.closest('.divider') && !this.brush?.active;
         this.mode = onDivider ? 'divider' : this.#brushReady ? 'brush' : 'pan';
+        // A finger on an image that fits has nothing to pan: the browser scrolls the page
+        // with it (touch-action in style.css); a second finger still pinches.
+        if (this.mode === 'pan' && event.pointerType === 'touch' && !this.viewport.classList.contains('zoomed')) {
+          this.mode = null;
+        }
         if (this.mode === 'divider') divider.focus({ preventScroll: true });
         if (this.mode === 'brush') this.brush.begin(this.toImage(event.clientX, event.clientY), this.scale);
       } else {
