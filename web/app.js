@@ -11,6 +11,7 @@ import { Notices } from './ui/notices.js';
 import { Options } from './ui/options.js';
 import { ProgressCard } from './ui/progress.js';
 import { saveBlob } from './ui/save-file.js';
+import { Sections } from './ui/sections.js';
 import { registerServiceWorker } from './ui/service-worker.js';
 import { TouchUp } from './ui/touchup.js';
 import { CompareViewer } from './ui/viewer.js';
@@ -60,6 +61,7 @@ const options = new Options({
   onLookChange: () => showLook(),
   onNotice: () => announce('JPEG cannot be transparent, so the background is now white.'),
 });
+const sections = new Sections();
 const notices = new Notices({ onRetry: () => state.retry?.(), onDismiss: () => setState(idleState()) });
 const progress = new ProgressCard({ announce, onCancel: cancelByUser });
 const viewer = new CompareViewer({
@@ -104,6 +106,8 @@ function setState(name) {
   document.body.dataset.state = name;
   const busy = name === 'processing' || name === 'booting';
   $('download').disabled = !state.shown || busy;
+  // No Download (and no result details) until there is something to download.
+  $('download-box').hidden = !state.shown;
   // On the image area only: aria-busy on <body> would also silence the live status line.
   $('workspace').setAttribute('aria-busy', String(busy));
 }
@@ -266,6 +270,7 @@ function loadedModel(result) {
   state.modelId = result.modelId;
   options.revertModel(result.modelId); // the worker may have fallen back to another model
   options.rememberModel(result.modelId);
+  sections.refresh();
   state.threads = result.threads;
   showBackend(result.backend, result.threads);
   showModelCredit(result.modelId);
@@ -534,6 +539,7 @@ function applyPreset(preset) {
 function showLook() {
   schedulePreview();
   showDownloadLabel();
+  sections.refresh();
 }
 
 function showDownloadLabel() {

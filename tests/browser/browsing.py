@@ -51,3 +51,10 @@ def wait_for_state(page, state: str, timeout_s: float = 180) -> None:
     if actual != state:
         message = page.locator("#error").inner_text() if page.locator("#error").count() else ""
         raise AssertionError(f"page state {actual!r}, expected {state!r}: {message}")
+
+
+def open_sections(page) -> None:
+    """Open every collapsible option section (Shadow, Crop and canvas, File start closed)."""
+    page.evaluate(
+        "() => document.querySelectorAll('details.section').forEach((d) => { d.open = true; })"
+    )

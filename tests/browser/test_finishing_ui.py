@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browsing import wait_for_state
+from browsing import open_sections, wait_for_state
 from offcut import layout, pipeline
 from support import SHARED_DEV, jpeg_bytes
 
@@ -71,6 +71,7 @@ def open_photo(context, base_url: str, photo: Path):
         wait_for_state(page, "ready", timeout_s=240)
     page.set_input_files("#file-input", str(photo))
     wait_for_state(page, "done", timeout_s=300)
+    open_sections(page)
     return page
 
 
@@ -160,6 +161,7 @@ def test_white_and_colour_backgrounds(page):
     assert name == f"{PHOTO_NAME}-cutout.png"
     assert all(image.getpixel(xy) == (255, 255, 255, 255) for xy in clear)
 
+    page.check("#bg-colour", force=True)  # the colour fields show for "Colour" only
     page.fill("#bg-colour-hex", "#12a4c8")
     page.locator("#bg-colour-hex").dispatch_event("change")
     assert page.locator("#bg-colour").is_checked()
@@ -307,6 +309,7 @@ def test_batch_with_a_broken_file(browser, base_url, batch_files):
         page = context.new_page()
         page.goto(base_url + "/")
         wait_for_state(page, "ready")
+        open_sections(page)
         page.fill("#max-size", "320")  # the options apply to every photo
         page.set_input_files("#batch-input", [str(p) for p in batch_files])
         items = page.locator("#batch-list li")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browsing import wait_for_state
+from browsing import open_sections, wait_for_state
 from support import SHARED_DEV
 
 PHOTO_NAME = "046"
@@ -65,6 +65,7 @@ def open_photo(context, base_url: str, photo: Path):
         wait_for_state(page, "ready", timeout_s=240)
     page.set_input_files("#file-input", str(photo))
     wait_for_state(page, "done", timeout_s=300)
+    open_sections(page)
     return page
 
 
@@ -95,6 +96,7 @@ def configure(page, background: str, shadow: bool, crop: bool, preset: str) -> N
         page.fill("#canvas-height", "500")
         page.locator("#canvas-height").dispatch_event("change")
     if background == "colour":
+        page.check("#bg-colour", force=True)  # the colour fields show for "Colour" only
         page.fill("#bg-colour-hex", "#2a6f3c")
         page.locator("#bg-colour-hex").dispatch_event("change")
     else:

@@ -62,6 +62,7 @@ export class Options {
       photoInput: document.getElementById('bg-photo-input'),
       photoName: document.getElementById('bg-photo-name'),
       photoRow: document.getElementById('photo-options'),
+      colourRow: document.getElementById('colour-options'),
       swatches: document.getElementById('swatches'),
       note: document.getElementById('background-note'),
       format: document.getElementById('format'),
@@ -93,7 +94,7 @@ export class Options {
     this.el.modelGroup.disabled = !enabled;
   }
 
-  /** Fill sizes and licences from the worker's model records. */
+  /** Fill sizes, titles and licences (under "Model licences") from the worker's records. */
   showRecords(records) {
     for (const record of records || []) {
       const size = document.querySelector(`[data-size-for="${record.id}"]`);
@@ -356,6 +357,8 @@ export class Options {
   #showBackgroundExtras() {
     const choice = this.backgroundChoice;
     this.el.photoRow.hidden = choice !== 'photo';
+    // The picker only matters for "Colour"; recent-colour swatches stay as one-tap shortcuts.
+    this.el.colourRow.hidden = choice !== 'colour';
   }
 
   #applyFormatRules({ announce }) {

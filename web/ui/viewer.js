@@ -162,10 +162,13 @@ export class CompareViewer {
     const { canvas, scale } = this;
     canvas.style.transform = `translate(${this.x}px, ${this.y}px) scale(${scale})`;
     canvas.classList.toggle('pixelated', scale > PIXELATED_ABOVE);
+    // Only an image larger than the view has anything to pan: then one finger moves it.
+    // Otherwise a vertical swipe is left to the browser and scrolls the page (style.css).
+    const { clientWidth: vw, clientHeight: vh } = this.viewport;
+    this.viewport.classList.toggle('zoomed', this.width * scale > vw + 1 || this.height * scale > vh + 1);
     // Checker squares keep a constant on-screen size instead of growing with the zoom.
     canvas.style.setProperty('--checker-size', `${(CHECKER_PX * 2) / scale}px`);
 
-    const vw = this.viewport.clientWidth;
     const splitX = this.split * vw;
     const imageX = clamp((splitX - this.x) / scale, 0, this.width);
     this.before.style.clipPath = `inset(0 ${this.width - imageX}px 0 0)`;
@@ -203,6 +206,11 @@ export class CompareViewer {
       if (this.pointers.size === 1) {
         const onDivider = event.target.closest('.divider') && !this.brush?.active;
         this.mode = onDivider ? 'divider' : this.#brushReady ? 'brush' : 'pan';
+        // A finger on an image that fits has nothing to pan: the browser scrolls the page
+        // with it (touch-action in style.css); a second finger still pinches.
+        if (this.mode === 'pan' && event.pointerType === 'touch' && !this.viewport.classList.contains('zoomed')) {
+          this.mode = null;
+        }
         if (this.mode === 'divider') divider.focus({ preventScroll: true });
         if (this.mode === 'brush') this.brush.begin(this.toImage(event.clientX, event.clientY), this.scale);
       } else {
