@@ -25,7 +25,7 @@ def model_runner(records):
     def get(model_id: str):
         if model_id not in sessions:
             record = records[model_id]
-            path = fetch.model_file(record.raw, CACHE)
+            path = fetch.runtime_model(record.raw, CACHE)
             sessions[model_id] = cli.make_runner(path, record, threads=2)
         return sessions[model_id]
 

@@ -9,6 +9,7 @@ import pytest
 
 from offcut import fetch
 from offcut.decode import decode
+from offcut.onnx_resize import resize_input
 from offcut.prepare import prepare
 from support import CACHE, ROOT, jpeg_bytes
 
@@ -31,9 +32,12 @@ def test_patched_model_gives_bit_identical_outputs(path, records):
     """The browser's copy has MaxPool ceil_mode switched off (WebGPU lacks it); that must not
     change a single output value at the model's input size."""
     raw = json.loads(path.read_text())
-    original = fetch.model_file(raw, CACHE).read_bytes()
-    assert hashlib.sha256(original).hexdigest() == raw["sha256"]
-    patched = fetch.served_model(original, raw)
+    source = fetch.model_file(raw, CACHE).read_bytes()
+    assert hashlib.sha256(source).hexdigest() == raw["sha256"]
+    inp = raw["input"]
+    # The source at the record's input size, before the pooling patch.
+    original = resize_input(source, inp["size"], inp.get("exported_size", inp["size"]))
+    patched = fetch.served_model(source, raw)
     assert patched != original and len(patched) == len(original)
     record = records[raw["id"]]
     rng = np.random.default_rng(3)

@@ -327,7 +327,7 @@ def build_parser(records: dict) -> argparse.ArgumentParser:
 def load_model(args, record):
     """The model runner, or InvalidOption/FetchError with a one-line reason."""
     if args.model_file is None:
-        return make_runner(fetch.model_file(record.raw, cache_dir()), record, args.threads)
+        return make_runner(fetch.runtime_model(record.raw, cache_dir()), record, args.threads)
     path = args.model_file
     if not path.is_file():
         raise InvalidOption(f"--model-file {path}: no such file")

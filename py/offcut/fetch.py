@@ -18,6 +18,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from offcut.onnx_resize import resize_input
+
 # Pyodide's own release location: what a real user's machine reaches. Tried first.
 PYODIDE_RELEASE_URL = "https://cdn.jsdelivr.net/pyodide/v{version}/full/{file}"
 
@@ -148,7 +150,12 @@ _CEIL_MODE_OFF = b"\n\tceil_mode\x18\x00"
 
 
 def served_model(data: bytes, record: dict) -> bytes:
-    """The model bytes the browser gets: the source file with the record's patch applied."""
+    """The model bytes the browser gets (and the CLI runs): the source file at the record's
+    input size (``input.exported_size`` is the size it was exported for), with the record's
+    patch applied."""
+    inp = record.get("input", {})
+    if "exported_size" in inp:
+        data = resize_input(data, int(inp["size"]), int(inp["exported_size"]))
     served = record.get("served")
     if not served:
         return data
@@ -156,6 +163,22 @@ def served_model(data: bytes, record: dict) -> bytes:
         raise FetchError(f"unknown model patch {served['patch']!r} for {record['id']}")
     patched = data.replace(_CEIL_MODE_ON, _CEIL_MODE_OFF)
     return check_sha256(patched, served["sha256"], f"patched model {record['id']}", "build")
+
+
+def runtime_model(record: dict, cache: Path) -> Path:
+    """The served model (:func:`served_model`) as a file in ``cache/models/``, checked against
+    its pinned hash: the CLI runs the very bytes the browser runs."""
+    served = record.get("served")
+    if not served:
+        return model_file(record, cache)
+    target = cache / "models" / f"{Path(record['file']).stem}.served.onnx"
+    if target.exists() and sha256_file(target) == served["sha256"]:
+        return target
+    data = served_model(model_file(record, cache).read_bytes(), record)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    return target
 
 
 def pyodide_package(

@@ -165,7 +165,7 @@ def browser_stages(browser, base: str, model_id: str, data: bytes) -> dict:
 
 def cli_stages(model_id: str, data: bytes) -> dict:
     record = load_records()[model_id]
-    run = cli.make_runner(fetch.model_file(record.raw, ROOT / ".cache"), record, None)
+    run = cli.make_runner(fetch.runtime_model(record.raw, ROOT / ".cache"), record, None)
     pipeline.cutout(data, record, run)  # warm-up
     t0 = time.perf_counter()
     result = pipeline.cutout(data, record, run)

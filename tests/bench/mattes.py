@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args(argv)
-    datas = args.data or [ROOT.parent.parent / "shared" / "data" / "soft"]
+    datas = args.data or [ROOT.parent / "shared" / "data" / "soft"]
     records = load_records()
     names = [v for v in args.variants.split(",") if v]
     for model_id in args.models.split(","):

@@ -56,14 +56,35 @@ def model_bytes(record, size: int) -> bytes:
     import onnx
 
     model = onnx.load_from_string(data)
-    for value in list(model.graph.input) + list(model.graph.output):
+    for value in model.graph.input:
         dims = value.type.tensor_type.shape.dim
         if len(dims) == 4:
             dims[2].dim_value = size
             dims[3].dim_value = size
+    # The side outputs are feature maps at other scales: leave their sizes to the run.
+    for value in model.graph.output:
+        for dim in value.type.tensor_type.shape.dim[2:]:
+            dim.dim_param = "side"
     # Shapes inferred at the old size would contradict the new one.
     del model.graph.value_info[:]
+    _scale_traced_sizes(model, size / record.size)
     return model.SerializeToString()
+
+
+def _scale_traced_sizes(model, factor: float) -> None:
+    """Scale the resize targets the exporter traced as constants (IS-Net's ``[32 32]``,
+    ``[512 512]``, ``[1024 1024]``: spatial sizes at the pinned input size) by ``factor``."""
+    from onnx import numpy_helper
+
+    concat_inputs = {name for node in model.graph.node if node.op_type == "Concat"
+                     for name in node.input}
+    for node in model.graph.node:
+        if node.op_type != "Constant" or node.output[0] not in concat_inputs:
+            continue
+        value = numpy_helper.to_array(node.attribute[0].t)
+        if value.shape == (2,) and value.dtype.kind == "i" and value[0] == value[1] >= 8:
+            scaled = np.round(value * factor).astype(value.dtype)
+            node.attribute[0].t.CopyFrom(numpy_helper.from_array(scaled))
 
 
 def session_for(record, size: int, threads: int = 2):
@@ -88,7 +109,7 @@ def run_one(session, record, rgb: np.ndarray, flip: bool = False) -> np.ndarray:
 def fill(record, data: Path, size: int, flip: bool = False, limit: int = 0, every: int = 1,
          threads: int = 2) -> dict[str, float]:
     """Run the model where no cached output exists; returns ``{stem: model seconds}``."""
-    record = replace(record, size=size)
+    session_record, record = record, replace(record, size=size)
     folder = cache_dir(record.id, size, data, flip)
     folder.mkdir(parents=True, exist_ok=True)
     images = sorted((data / "images").glob("*"))[::every]
@@ -98,7 +119,8 @@ def fill(record, data: Path, size: int, flip: bool = False, limit: int = 0, ever
     seconds = {}
     if not todo:
         return seconds
-    session = session_for(record, size, threads)
+    # The record as pinned: model_bytes() rewrites its file when ``size`` differs.
+    session = session_for(session_record, size, threads)
     for count, image_path in enumerate(todo, 1):
         rgb = load_rgb(image_path)
         t0 = time.perf_counter()
