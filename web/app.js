@@ -214,7 +214,9 @@ async function startEngine({ then } = {}) {
   const worker = new OffcutWorker();
   worker.onWarning = (warning) => notices.warn(warning);
   // The bridge only fails requests in flight; a worker that dies while idle must be noticed too.
-  worker.worker.addEventListener('error', () => { state.workerBroken = true; });
+  worker.onCrash = () => { state.workerBroken = true; };
+  // A cancel replaced the busy worker: the new one does not hold the cutout on screen.
+  worker.onRestart = () => { state.workerHolds = null; };
   state.worker = worker;
 
   const modelId = options.modelId;
