@@ -82,7 +82,16 @@ export class OffcutWorker {
     } else if (message.type === 'error') {
       this.pending.delete(message.id);
       entry.reject(new OffcutError(message.code, message.message, message.details || {}));
+      if (message.code === 'webgpu-slow') this.#gaveUpOnWebgpu(message);
     }
+  }
+
+  /** The first WebGPU run passed its deadline and is still running in the worker: a WASM
+   *  worker replaces it (the caller runs the image again), and the UI is told, to remember. */
+  #gaveUpOnWebgpu(message) {
+    if (this.boot) this.boot.backend = 'wasm';
+    this.onWarning({ type: 'warning', code: 'webgpu-slow', message: message.message, details: message.details || {} });
+    this.#restart();
   }
 
   #call(type, payload, onProgress, transfer = []) {
@@ -138,7 +147,10 @@ export class OffcutWorker {
   }
 
   /** Boot Pyodide + onnxruntime-web and load a model.
-   *  options.backend: 'auto' (default: WebGPU when an adapter exists) | 'webgpu' | 'wasm'.
+   *  options.backend: 'auto' (default: WebGPU on a hardware adapter) | 'webgpu' (any adapter,
+   *  software too) | 'wasm'. options.webgpuDeadline: seconds the first automatic WebGPU run
+   *  may take (default: from the model's WASM cost); past it, the process request rejects
+   *  with 'webgpu-slow' and the worker is replaced by a WASM one.
    *  Resolves {models, modelId, backend: 'webgpu'|'wasm', threads, cached, timings}. */
   init(modelId, onProgress, options = {}) {
     this.boot = { modelId, ...options };

@@ -1,17 +1,26 @@
-"""Cancel stops the work itself, not just the waiting: a big photo cancelled in the middle of
-the model must not hold the worker, what the page shows stays, and the next photo goes
-through. (How long each step takes is measured by tests/bench/cancel.py, not asserted here.)"""
+"""Faults in the worker's own work.
+
+Cancel stops the work itself, not just the waiting: a big photo cancelled in the middle of the
+model must not hold the worker, what the page shows stays, and the next photo goes through.
+(How long each step takes is measured by tests/bench/cancel.py, not asserted here.)
+
+WebGPU cannot hang the app: a software adapter (SwiftShader, what ``--enable-unsafe-webgpu``
+gives here) is only used when forced, and a first WebGPU run past its deadline falls back to
+WASM, which the device then remembers. These run the tiny model of test_backends.py in place
+of u2netp (SwiftShader is ~100x slower than WASM on the real ones)."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from test_backends import tiny_entry, tiny_model
 
-from browsing import wait_for_state
+from browsing import CHROMIUM_ARGS, chromium_path, wait_for_state
 from support import SHARED_DEV, jpeg_bytes
 
 # Generous bounds for events that take well under a second when things work; they only keep
@@ -127,3 +136,104 @@ def test_replacing_a_big_photo_stops_it(recorded_context, base_url, photos):
     wait_for_state(page, "done", timeout_s=300)
     width, height = Image.open(photos["small"]).size
     assert page.locator("#result-size").inner_text() == f"{width} × {height} px"
+
+
+# ---------------------------------------------------------------------------- WebGPU
+
+# Makes SwiftShader look like a hardware adapter inside the worker (ORT does not look).
+HARDWARE_PRELUDE = (
+    "Object.defineProperty(GPUAdapterInfo.prototype, 'isFallbackAdapter', "
+    "{ get() { return false; }, configurable: true });\n"
+)
+SLOW_WEBGPU_KEY = "offcut.webgpu-slow"
+
+
+@pytest.fixture(scope="module")
+def gpu_browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(
+        executable_path=chromium_path(), args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def tiny_app(gpu_browser, base_url):
+    """A context whose "Fast" model is the tiny one, and no service worker (so routes see
+    every request, reloads included)."""
+    data = tiny_model(0)
+    context = gpu_browser.new_context(service_workers="block")
+    index = json.loads(context.request.get(base_url + "/models/index.json").body())
+    index = [tiny_entry("u2netp", data) if entry["id"] == "u2netp" else entry for entry in index]
+    context.route("**/models/index.json", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(index)))
+    context.route("**/models/u2netp/000.bin", lambda route: route.fulfill(
+        status=200, content_type="application/octet-stream", body=data))
+    yield context
+    context.close()
+
+
+def look_like_hardware(context) -> None:
+    def prepend(route):
+        response = route.fetch()
+        route.fulfill(response=response, body=HARDWARE_PRELUDE + response.text())
+
+    context.route("**/worker.js", prepend)
+
+
+def open_app(context, base_url: str, query: str = ""):
+    page = context.new_page()
+    page.goto(f"{base_url}/{query}")
+    wait_for_state(page, "ready")
+    return page
+
+
+def backend(page) -> str:
+    return page.evaluate("() => document.body.dataset.backend")
+
+
+@pytest.fixture(scope="module")
+def tiny_photo(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(5)
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[10:40, 16:50] = (230, 80, 40)
+    image += rng.integers(0, 20, image.shape, dtype=np.uint8)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.jpg"
+    path.write_bytes(jpeg_bytes(image))
+    return path
+
+
+def test_a_software_adapter_is_used_only_when_forced(tiny_app, base_url):
+    adapter = open_app(tiny_app, base_url).evaluate(
+        "async () => (await navigator.gpu.requestAdapter())?.info?.isFallbackAdapter")
+    assert adapter is True, "this Chromium should offer SwiftShader as a fallback adapter"
+    assert backend(open_app(tiny_app, base_url)) == "wasm"
+    assert backend(open_app(tiny_app, base_url, "?backend=webgpu")) == "webgpu"
+
+
+def test_a_slow_first_webgpu_run_falls_back_to_wasm_and_is_remembered(
+    tiny_app, base_url, tiny_photo
+):
+    look_like_hardware(tiny_app)
+    page = open_app(tiny_app, base_url, "?webgpu-deadline=0.001")
+    assert backend(page) == "webgpu"  # a "hardware" adapter is chosen automatically
+    page.set_input_files("#file-input", str(tiny_photo))
+    wait_for_state(page, "done", timeout_s=300)
+    assert backend(page) == "wasm"
+    assert "switched to the cpu" in page.locator("#warnings").inner_text().lower()
+    assert page.evaluate("k => localStorage.getItem(k)", SLOW_WEBGPU_KEY)
+    assert page.locator("#download").is_enabled()
+    # This device now starts on WASM, with no deadline involved...
+    assert backend(open_app(tiny_app, base_url)) == "wasm"
+    # ...because of what it remembered: forgotten, WebGPU is chosen again.
+    page.evaluate("k => localStorage.removeItem(k)", SLOW_WEBGPU_KEY)
+    assert backend(open_app(tiny_app, base_url)) == "webgpu"
+
+
+def test_a_first_webgpu_run_within_its_deadline_stays_on_webgpu(tiny_app, base_url, tiny_photo):
+    look_like_hardware(tiny_app)
+    page = open_app(tiny_app, base_url)
+    page.set_input_files("#file-input", str(tiny_photo))
+    wait_for_state(page, "done", timeout_s=300)
+    assert backend(page) == "webgpu"
+    assert not page.evaluate("k => localStorage.getItem(k)", SLOW_WEBGPU_KEY)
