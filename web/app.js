@@ -34,6 +34,7 @@ const state = {
   shown: null, // what is on screen: {source, width, height (the photo's), key, afterUrl, beforeUrl}
   job: null, // the one request in flight that Cancel or a newer request may stop
   workerHolds: null, // key of the cutout the worker keeps for render()
+  lostView: null, // key of the cutout on screen that a worker restart dropped (a cancelled save)
   retry: null,
   threads: 0,
   nextSourceId: 1,
@@ -245,7 +246,10 @@ async function startEngine({ then } = {}) {
   // The bridge only fails requests in flight; a worker that dies while idle must be noticed too.
   worker.onCrash = () => { state.workerBroken = true; };
   // A cancel replaced the busy worker: the new one does not hold the cutout on screen.
-  worker.onRestart = () => { state.workerHolds = null; };
+  worker.onRestart = () => {
+    if (state.shown && state.workerHolds === state.shown.key) state.lostView = state.shown.key;
+    state.workerHolds = null;
+  };
   state.worker = worker;
 
   const modelId = options.modelId;
@@ -491,7 +495,15 @@ function schedulePreview() {
 async function updatePreview() {
   const shown = state.shown;
   // A batch or a re-run owns the worker's cutout; the re-run brings its own view.
-  if (!shown || batch.running || state.workerBroken || state.workerHolds !== shown.key) return;
+  if (!shown || batch.running || state.workerBroken) return;
+  if (state.workerHolds !== shown.key) {
+    // A cancelled save replaced the worker: run the photo again, the view comes with it.
+    if (state.lostView === shown.key && !state.job) {
+      state.lostView = null;
+      process(shown.source, { keepView: true });
+    }
+    return;
+  }
   live.request?.cancel(); // a stale render is dropped, queued or not
   const request = state.worker.preview(previewPayload());
   live.request = request;

@@ -67,10 +67,14 @@ def wait_until(page, condition) -> None:
         waited += 100
 
 
-def downloaded_size(page) -> tuple[int, int]:
+def downloaded_image(page) -> Image.Image:
     with page.expect_download(timeout=300_000) as info:
         page.click("#download")
-    return Image.open(io.BytesIO(Path(info.value.path()).read_bytes())).size
+    return Image.open(io.BytesIO(Path(info.value.path()).read_bytes()))
+
+
+def downloaded_size(page) -> tuple[int, int]:
+    return downloaded_image(page).size
 
 
 def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
@@ -136,6 +140,37 @@ def test_replacing_a_big_photo_stops_it(recorded_context, base_url, photos):
     wait_for_state(page, "done", timeout_s=300)
     width, height = Image.open(photos["small"]).size
     assert page.locator("#result-size").inner_text() == f"{width} × {height} px"
+
+
+def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url, photos):
+    """Cancelling a save mid-render replaces the worker, and with it the cutout it held: the
+    next option change must still bring a new view (the photo runs again), and saving works."""
+    context, _ = recorded_context
+    page = context.new_page()
+    workers = engine_workers(page)
+    page.goto(base_url + "/")
+    wait_for_state(page, "ready")
+    page.set_input_files("#file-input", str(photos["small"]))
+    wait_for_state(page, "done", timeout_s=300)
+    # Cancel once the full-size render is under way (a PNG encode: hundreds of ms here).
+    page.evaluate("""async () => {
+      document.getElementById('download').click();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      document.getElementById('cancel').click();
+    }""")
+    wait_for_state(page, "done")
+    wait_until(page, lambda: len(workers) == 2)
+    assert len(workers) == 2, "the save was not cancelled mid-render"
+    serial = page.evaluate("() => document.getElementById('viewer').dataset.previewSerial")
+    page.click("label:has(#bg-white)")
+    page.wait_for_function(
+        "s => document.getElementById('viewer').dataset.previewSerial !== s"
+        " && document.body.dataset.state === 'done'",
+        arg=serial, timeout=300_000,
+    )
+    image = downloaded_image(page)
+    assert image.size == Image.open(photos["small"]).size
+    assert image.mode == "RGB" or np.asarray(image.convert("RGBA"))[..., 3].min() == 255
 
 
 # ---------------------------------------------------------------------------- WebGPU
