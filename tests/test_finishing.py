@@ -8,7 +8,7 @@ from PIL import Image
 
 from offcut import effects, layout, pipeline, touchup
 from offcut.decode import Decoded
-from offcut.errors import InvalidOption
+from offcut.errors import InvalidOption, OffcutError
 
 
 def synthetic_cutout(width=300, height=200, box=(100, 50, 200, 150)) -> pipeline.Cutout:
@@ -299,6 +299,18 @@ def test_start_pixels_takes_decoded_pixels(records):
     assert pipeline.start_pixels(rgba, records["u2netp"]).decoded.alpha[0, 0] == 0
     with pytest.raises(InvalidOption):
         pipeline.start_pixels(rgba[..., :3], records["u2netp"])
+
+
+@pytest.mark.parametrize(("width", "height", "code"), [
+    (1, 1, "image-too-small"), (3, 2000, "image-too-small"), (8000, 7000, "image-too-large"),
+])
+def test_start_pixels_keeps_the_decoders_size_limits(records, width, height, code):
+    """The browser's decoder (AVIF) must not let through what ours refuses (issue 11 item 6)."""
+    rgba = np.broadcast_to(np.uint8(200), (height, width, 4))  # no memory for the big one
+    with pytest.raises(OffcutError) as raised:
+        pipeline.start_pixels(rgba, records["u2netp"], "AVIF")
+    assert raised.value.code == code
+    assert (raised.value.details["width"], raised.value.details["height"]) == (width, height)
 
 
 # ---------------------------------------------------------------------------- shadow

@@ -35,6 +35,7 @@ const state = {
   shown: null, // what is on screen: {source, width, height (the photo's), key, afterUrl, beforeUrl}
   job: null, // the one request in flight that Cancel or a newer request may stop
   workerHolds: null, // key of the cutout the worker keeps for render()
+  lostView: null, // key of the cutout on screen that a worker restart dropped (a cancelled save)
   retry: null,
   threads: 0,
   nextSourceId: 1,
@@ -202,10 +203,39 @@ function failed(error, retry) {
 
 // ---------------------------------------------------------------- engine
 
-/** `?backend=wasm` (or webgpu) in the address forces a backend, for comparing and debugging. */
-function backendOverride() {
-  const backend = new URLSearchParams(location.search).get('backend');
-  return ['wasm', 'webgpu'].includes(backend) ? { backend } : {};
+// Set when WebGPU missed its first-run deadline here: this device then starts on WASM.
+const SLOW_WEBGPU_KEY = 'offcut.webgpu-slow';
+
+/** The worker's backend options. `?backend=wasm` (or webgpu) in the address forces a backend
+ *  and `?webgpu-deadline=SECONDS` sets the first WebGPU run's deadline, for comparing and
+ *  debugging; otherwise a device where WebGPU was too slow starts on WASM. */
+function engineOptions() {
+  const query = new URLSearchParams(location.search);
+  const backend = query.get('backend');
+  const deadline = Number(query.get('webgpu-deadline'));
+  const chosen = deadline > 0 ? { webgpuDeadline: deadline } : {};
+  if (['wasm', 'webgpu'].includes(backend)) return { ...chosen, backend };
+  if (readStorage(SLOW_WEBGPU_KEY)) return { ...chosen, backend: 'wasm' };
+  return chosen;
+}
+
+function readStorage(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null; // storage blocked: nothing remembered
+  }
+}
+
+function onWarning(warning) {
+  if (warning.code === 'webgpu-slow') {
+    try {
+      localStorage.setItem(SLOW_WEBGPU_KEY, new Date().toISOString());
+    } catch {
+      // storage blocked: WebGPU gets its deadline again next time
+    }
+  }
+  notices.warn(warning);
 }
 
 /** (Re)start the worker and load the chosen model; `then` runs once it is ready. */
@@ -216,9 +246,14 @@ async function startEngine({ then } = {}) {
   state.workerBroken = false;
   state.workerHolds = null;
   const worker = new OffcutWorker();
-  worker.onWarning = (warning) => notices.warn(warning);
+  worker.onWarning = onWarning;
   // The bridge only fails requests in flight; a worker that dies while idle must be noticed too.
-  worker.worker.addEventListener('error', () => { state.workerBroken = true; });
+  worker.onCrash = () => { state.workerBroken = true; };
+  // A cancel replaced the busy worker: the new one does not hold the cutout on screen.
+  worker.onRestart = () => {
+    if (state.shown && state.workerHolds === state.shown.key) state.lostView = state.shown.key;
+    state.workerHolds = null;
+  };
   state.worker = worker;
 
   const modelId = options.modelId;
@@ -226,7 +261,7 @@ async function startEngine({ then } = {}) {
   setState('booting');
   progress.start('Starting the engine', { modelLabel: modelLabel(modelId) });
   try {
-    const request = worker.init(modelId, (...args) => progress.update(...args), backendOverride());
+    const request = worker.init(modelId, (...args) => progress.update(...args), engineOptions());
     const result = await track(request, 'init');
     engineReady(result);
     settleWaiters(null);
@@ -396,6 +431,8 @@ async function process(source, { keepView = false } = {}) {
     state.workerHolds = key;
     showResult(source, result, { keepView, key });
   } catch (error) {
+    // WebGPU was too slow: the bridge already restarted the engine on WASM; run it there.
+    if (error?.code === 'webgpu-slow') return process(source, { keepView });
     if (error !== SUPERSEDED) showPending(null);
     failed(error, () => process(source, { keepView }));
   }
@@ -463,7 +500,15 @@ function schedulePreview() {
 async function updatePreview() {
   const shown = state.shown;
   // A batch or a re-run owns the worker's cutout; the re-run brings its own view.
-  if (!shown || batch.running || state.workerBroken || state.workerHolds !== shown.key) return;
+  if (!shown || batch.running || state.workerBroken) return;
+  if (state.workerHolds !== shown.key) {
+    // A cancelled save replaced the worker: run the photo again, the view comes with it.
+    if (state.lostView === shown.key && !state.job) {
+      state.lostView = null;
+      process(shown.source, { keepView: true });
+    }
+    return;
+  }
   live.request?.cancel(); // a stale render is dropped, queued or not
   const request = state.worker.preview(previewPayload());
   live.request = request;
@@ -592,6 +637,7 @@ async function runBatchItem(file, settings, item) {
     return await item.request;
   } catch (error) {
     if (error?.code === 'worker-crashed') state.workerBroken = true; // the next item restarts it
+    if (error?.code === 'webgpu-slow') return runBatchItem(file, settings, item); // now on WASM
     throw error;
   }
 }

@@ -4,6 +4,8 @@
 // Every call returns a Request: a promise-like object with `.id` and `.cancel()`.
 // It resolves with the worker's result, or rejects with an OffcutError {code, message, details}.
 // Progress callbacks all have one signature: (stage, done, total).
+// Cancel takes effect at once: the request rejects with code 'cancelled', and a long request
+// that is already running is stopped by replacing the worker (see RESTART_ON_CANCEL).
 
 export class OffcutError extends Error {
   constructor(code, message, details = {}) {
@@ -14,25 +16,61 @@ export class OffcutError extends Error {
   }
 }
 
+// Requests that can hold the worker for many seconds on a big image (a 50 MP decode, the
+// model, a full-size encode). Python and the model cannot be interrupted mid-step, so
+// cancelling one of these while it runs replaces the worker; anything else is skipped by the
+// worker itself (a queued request, a download it can abort, a short preview render).
+const RESTART_ON_CANCEL = new Set(['process', 'render']);
+// A failed WebGPU backend is not tried again by a restarted worker.
+const WEBGPU_GAVE_UP = new Set(['webgpu-failed', 'webgpu-slow']);
+
 export class OffcutWorker {
   constructor(url = new URL('./worker.js', import.meta.url)) {
-    this.worker = new Worker(url, { type: 'module', name: 'offcut' });
-    this.pending = new Map();
+    this.url = url;
+    this.pending = new Map(); // id -> {resolve, reject, onProgress, type}
     this.nextId = 1;
+    this.boot = null; // init's payload (model as loaded now): what a restarted worker replays
+    this.restarts = 0;
     /** Called with {code, message, details} for non-fatal notices (fallbacks, cache problems). */
     this.onWarning = () => {};
-    this.worker.onmessage = (event) => this.#receive(event.data);
-    this.worker.onerror = (event) => {
-      const error = new OffcutError('worker-crashed', event.message || 'worker failed to start');
-      for (const entry of this.pending.values()) entry.reject(error);
-      this.pending.clear();
+    /** Called with an OffcutError when the worker dies (or a restarted one cannot start). */
+    this.onCrash = () => {};
+    /** Called (synchronously) when a cancel replaced the worker: what it held (the last
+     *  cutout) is gone, and the new one is booting with the same model. */
+    this.onRestart = () => {};
+    this.#spawn();
+  }
+
+  #spawn() {
+    const worker = new Worker(this.url, { type: 'module', name: 'offcut' });
+    this.worker = worker;
+    this.unanswered = []; // ids sent to this worker without a reply yet; [0] is running
+    // A replaced worker may still be delivering messages: only the current one counts.
+    worker.onmessage = (event) => {
+      if (this.worker === worker) this.#receive(event.data);
     };
+    worker.onerror = (event) => {
+      if (this.worker !== worker) return;
+      this.#failAll(new OffcutError('worker-crashed', event.message || 'worker failed to start'));
+    };
+  }
+
+  #failAll(error) {
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of entries) entry.reject(error);
+    this.onCrash(error);
   }
 
   #receive(message) {
     if (message.type === 'warning') {
+      if (WEBGPU_GAVE_UP.has(message.code) && this.boot) this.boot.backend = 'wasm';
       this.onWarning(message);
       return;
+    }
+    if (message.type !== 'progress') {
+      const at = this.unanswered.indexOf(message.id);
+      if (at >= 0) this.unanswered.splice(at, 1);
     }
     const entry = this.pending.get(message.id);
     if (!entry) return; // cancelled or unknown: drop it
@@ -44,35 +82,88 @@ export class OffcutWorker {
     } else if (message.type === 'error') {
       this.pending.delete(message.id);
       entry.reject(new OffcutError(message.code, message.message, message.details || {}));
+      if (message.code === 'webgpu-slow') this.#gaveUpOnWebgpu(message);
     }
+  }
+
+  /** The first WebGPU run passed its deadline and is still running in the worker: a WASM
+   *  worker replaces it (the caller runs the image again), and the UI is told, to remember. */
+  #gaveUpOnWebgpu(message) {
+    if (this.boot) this.boot.backend = 'wasm';
+    this.onWarning({ type: 'warning', code: 'webgpu-slow', message: message.message, details: message.details || {} });
+    this.#restart();
   }
 
   #call(type, payload, onProgress, transfer = []) {
     const id = this.nextId++;
     let resolve, reject;
     const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-    this.pending.set(id, { resolve, reject, onProgress: onProgress || (() => {}) });
+    this.pending.set(id, { resolve, reject, type, onProgress: onProgress || (() => {}) });
+    this.unanswered.push(id);
     this.worker.postMessage({ id, type, payload }, transfer);
     promise.id = id;
-    promise.cancel = () => {
-      if (!this.pending.has(id)) return;
-      this.worker.postMessage({ id: this.nextId++, type: 'cancel', payload: { target: id } });
-      this.pending.get(id).reject(new OffcutError('cancelled', 'cancelled by the user'));
-      this.pending.delete(id);
-    };
+    promise.cancel = () => this.#cancel(id);
     return promise;
   }
 
+  #cancel(id) {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    entry.reject(new OffcutError('cancelled', 'cancelled by the user'));
+    if (this.unanswered[0] === id && RESTART_ON_CANCEL.has(entry.type) && this.boot) {
+      this.#restart();
+    } else {
+      this.worker.postMessage({ id: this.nextId++, type: 'cancel', payload: { target: id } });
+    }
+  }
+
+  /** Replace a busy worker: a fresh one boots with the same model (a few seconds, while the
+   *  user picks the next image) and takes every later request. */
+  #restart() {
+    this.worker.terminate();
+    // Requests still queued in the old worker cannot be replayed: their bytes were moved
+    // there and the cutout they would use is gone.
+    for (const id of this.unanswered) {
+      const entry = this.pending.get(id);
+      if (!entry) continue;
+      this.pending.delete(id);
+      entry.reject(new OffcutError('cancelled', 'the engine restarted'));
+    }
+    this.#spawn();
+    this.restarts += 1;
+    // Boot progress goes to whatever request waits behind the boot, so its card says so.
+    const forward = (stage, done, total) => this.pending.get(this.unanswered[1])?.onProgress(stage, done, total);
+    const boot = this.#call('init', { ...this.boot }, forward);
+    boot.then(
+      (result) => { this.boot.modelId = result.modelId; },
+      (error) => {
+        if (error.code === 'cancelled') return;
+        this.#failAll(new OffcutError('worker-crashed', `the engine did not restart: ${error.message}`,
+          { code: error.code }));
+      },
+    );
+    this.onRestart();
+  }
+
   /** Boot Pyodide + onnxruntime-web and load a model.
-   *  options.backend: 'auto' (default: WebGPU when an adapter exists) | 'webgpu' | 'wasm'.
+   *  options.backend: 'auto' (default: WebGPU on a hardware adapter) | 'webgpu' (any adapter,
+   *  software too) | 'wasm'. options.webgpuDeadline: seconds the first automatic WebGPU run
+   *  may take (default: from the model's WASM cost); past it, the process request rejects
+   *  with 'webgpu-slow' and the worker is replaced by a WASM one.
    *  Resolves {models, modelId, backend: 'webgpu'|'wasm', threads, cached, timings}. */
   init(modelId, onProgress, options = {}) {
-    return this.#call('init', { modelId, ...options }, onProgress);
+    this.boot = { modelId, ...options };
+    const request = this.#call('init', this.boot, onProgress);
+    request.then((result) => { this.boot.modelId = result.modelId; }, () => {});
+    return request;
   }
 
   /** Switch model (download/verify/cache as needed). Resolves like init. */
   setModel(modelId, onProgress) {
-    return this.#call('set-model', { modelId }, onProgress);
+    const request = this.#call('set-model', { modelId }, onProgress);
+    request.then((result) => { if (this.boot) this.boot.modelId = result.modelId; }, () => {});
+    return request;
   }
 
   /** Cut out one image. `bytes` (ArrayBuffer) is transferred: the caller's copy is detached.

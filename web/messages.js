@@ -126,6 +126,7 @@ export function describeError(error) {
     case 'storage-full':
       return { text: describeWarning(error).text };
     case 'webgpu-failed':
+    case 'webgpu-slow':
       return { text: describeWarning(error).text, retry: true };
     case 'model-failed':
       return { text: 'The model could not run on this device. Please try again, or switch to the Fast model.', technical, retry: true };
@@ -153,6 +154,8 @@ export function describeWarning(warning) {
       return { text: 'Your browser storage is full, so the model could not be saved for next time. Everything works now, but it will download again on your next visit.' };
     case 'webgpu-failed':
       return { text: 'WebGPU did not work on this device, so Offcut switched to the CPU (WASM). Results are the same, just slower.' };
+    case 'webgpu-slow':
+      return { text: 'WebGPU was much slower than expected on this device, so Offcut switched to the CPU (WASM) and will keep using it here. Results are the same.' };
     case 'storage-unavailable':
       return { text: 'This browser does not let Offcut save the model (private browsing can do this), so it will download again next time.' };
     case 'cache-corrupt':

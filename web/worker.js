@@ -1,7 +1,8 @@
 // The worker owns Pyodide (our Python pipeline) and onnxruntime-web (the model).
 // Protocol (see bridge.js): in {id, type, payload}; out {id, type: 'progress'|'result'|'error'}
 // and {type: 'warning', code, message}. One request runs at a time; 'cancel' is handled at once
-// and takes effect at the next stage boundary (a running model step cannot be interrupted).
+// and takes effect at the next stage boundary (a running model or Python step cannot be
+// interrupted: for a long one the bridge replaces the whole worker instead).
 
 import { loadModel, StoreError } from './model-store.js';
 
@@ -17,6 +18,8 @@ const state = {
   session: null,
   backend: null, // 'webgpu' | 'wasm'
   preferred: 'auto', // 'auto' | 'webgpu' | 'wasm'
+  gpuUnproven: false, // WebGPU was picked automatically and has not finished a run yet
+  webgpuDeadline: 0, // seconds for that first run; 0: from the model's WASM cost
   threads: 1,
   booting: null,
 };
@@ -74,22 +77,31 @@ async function loadOrt() {
   state.ort = ort;
 }
 
-async function webgpuAvailable() {
-  if (!('gpu' in navigator)) return false;
+/** The WebGPU adapter, or null. A software one (SwiftShader: `isFallbackAdapter`, on the
+ *  adapter in older browsers, on adapter.info in newer ones) runs our models ~100x slower
+ *  than WASM, so it is only used when the user forces WebGPU. */
+async function webgpuAdapter() {
+  if (!('gpu' in navigator)) return null;
   try {
-    return Boolean(await navigator.gpu.requestAdapter());
+    return (await navigator.gpu.requestAdapter()) || null;
   } catch {
-    return false;
+    return null;
   }
 }
 
+const isFallbackAdapter = (adapter) => Boolean(adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter);
+
 async function createSession(bytes) {
   const { ort } = state;
-  const wantGpu = state.preferred !== 'wasm' && (await webgpuAvailable());
+  const adapter = state.preferred === 'wasm' ? null : await webgpuAdapter();
+  const wantGpu = Boolean(adapter) && (state.preferred === 'webgpu' || !isFallbackAdapter(adapter));
+  state.gpuUnproven = false;
   if (wantGpu) {
     try {
       state.session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
       state.backend = 'webgpu';
+      // Chosen automatically: the first run must show it is not slower than WASM would be.
+      state.gpuUnproven = state.preferred === 'auto';
       return;
     } catch (error) {
       warn('webgpu-failed', `WebGPU session failed, using WASM: ${error.message}`);
@@ -102,6 +114,38 @@ async function createSession(bytes) {
     graphOptimizationLevel: 'all',
   });
   state.backend = 'wasm';
+}
+
+// Single-thread WASM seconds for one run of each model here (stack-facts.md: u2netp ~2 s,
+// IS-Net medium 20-30 s); other models by size, at IS-Net's rate.
+const WASM_SECONDS = { u2netp: 3, 'isnet-medium': 30 };
+const WASM_SECONDS_PER_MB = 0.35;
+
+/** How long the first automatic WebGPU run may take before WASM is the better choice:
+ *  what WASM would need, half again for shader compilation, plus a few seconds. */
+function firstRunDeadline(model) {
+  if (state.webgpuDeadline > 0) return state.webgpuDeadline;
+  const wasm = WASM_SECONDS[model.id] ?? (WASM_SECONDS_PER_MB * (model.bytes || 0)) / 1e6;
+  return 5 + 1.5 * wasm;
+}
+
+/** The model's first WebGPU run, or a 'webgpu-slow' error at its deadline. The run cannot be
+ *  stopped and this worker's ORT must not start another meanwhile: the bridge replaces the
+ *  worker with a WASM one and the caller runs the image again. */
+async function firstGpuRun(input, shape) {
+  const limit = firstRunDeadline(state.model);
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new WorkerError('webgpu-slow',
+      `the first WebGPU run took over ${limit.toFixed(1)} s`, { seconds: limit })), limit * 1000);
+  });
+  try {
+    const output = await Promise.race([runModel(input, shape), late]);
+    state.gpuUnproven = false;
+    return output;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function setModel(id, modelId, progress) {
@@ -140,6 +184,7 @@ async function setModel(id, modelId, progress) {
 async function init(id, payload, progress) {
   const t0 = performance.now();
   state.preferred = payload.backend || 'auto';
+  state.webgpuDeadline = Number(payload.webgpuDeadline) || 0;
   const indexPromise = fetch(here('./models/index.json')).then((r) => {
     if (!r.ok) throw new WorkerError('download-failed', `models/index.json: HTTP ${r.status}`);
     return r.json();
@@ -225,8 +270,9 @@ async function process(id, payload, progress) {
   const t0 = performance.now();
   let output;
   try {
-    output = await runModel(input, started.shape);
+    output = state.gpuUnproven ? await firstGpuRun(input, started.shape) : await runModel(input, started.shape);
   } catch (error) {
+    if (error instanceof WorkerError) throw error; // too slow: see firstGpuRun
     if (state.backend !== 'webgpu') throw new WorkerError('model-failed', error.message);
     // Any WebGPU failure: rebuild on WASM and run again; the image is still processed.
     warn('webgpu-failed', `WebGPU run failed, using WASM: ${error.message}`);

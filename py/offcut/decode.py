@@ -144,6 +144,34 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Deco
         Image.MAX_IMAGE_PIXELS = previous_limit
 
 
+def check_size(width: int, height: int, *, max_pixels: int = MAX_PIXELS,
+               min_side: int = 1) -> None:
+    """The size limits, for any decoder (ours on the header, the browser's on its pixels).
+
+    Raises
+    ------
+    ImageTooLarge
+        Over ``max_pixels`` pixels; ``details`` has ``width``, ``height`` and ``limit``.
+    ImageTooSmall
+        A side under ``min_side``; ``details`` has ``width``, ``height`` and ``min_side``.
+    """
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"{width}x{height} is {width * height / 1e6:.1f} MP; "
+            f"the limit is {max_pixels / 1e6:.0f} MP",
+            width=width,
+            height=height,
+            limit=max_pixels,
+        )
+    if min(width, height) < min_side:
+        raise ImageTooSmall(
+            f"{width}x{height} is too small: the shorter side must be at least {min_side} px",
+            width=width,
+            height=height,
+            min_side=min_side,
+        )
+
+
 def _unsupported(data: bytes, image_format: str | None = None) -> UnsupportedFormat | None:
     """An UnsupportedFormat error when the file is a format this Pillow cannot read."""
     name = sniff_format(data) or image_format
@@ -163,21 +191,7 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImage(f"the image header is damaged: {exc}") from exc
     width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"{width}x{height} is {width * height / 1e6:.1f} MP; "
-            f"the limit is {max_pixels / 1e6:.0f} MP",
-            width=width,
-            height=height,
-            limit=max_pixels,
-        )
-    if min(width, height) < min_side:
-        raise ImageTooSmall(
-            f"{width}x{height} is too small: the shorter side must be at least {min_side} px",
-            width=width,
-            height=height,
-            min_side=min_side,
-        )
+    check_size(width, height, max_pixels=max_pixels, min_side=min_side)
     stored_mode = image.mode
     try:
         frames = getattr(image, "n_frames", 1)

@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from offcut import compose, effects, layout, touchup
-from offcut.decode import MAX_PIXELS, MIN_SIDE, Decoded, decode
+from offcut.decode import MIN_SIDE, Decoded, check_size, decode
 from offcut.encode import FORMATS, MIME_TYPES, encode
-from offcut.errors import ImageTooLarge, InvalidOption, NoSubjectFound
+from offcut.errors import InvalidOption, NoSubjectFound
 from offcut.finish import finish, quantise_alpha
 from offcut.foreground import estimate_foreground
 from offcut.prepare import prepare
@@ -186,10 +186,7 @@ def start_pixels(
     if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
         raise InvalidOption(f"pixels must be uint8 (H, W, 4), got {rgba.dtype} {rgba.shape}")
     height, width = rgba.shape[:2]
-    if width * height > MAX_PIXELS:
-        raise ImageTooLarge(f"{width}x{height} is {width * height / 1e6:.1f} MP; the limit is "
-                            f"{MAX_PIXELS / 1e6:.0f} MP", width=width, height=height,
-                            limit=MAX_PIXELS)
+    check_size(width, height, min_side=MIN_SIDE)  # the same limits as our own decoder's
     alpha = np.ascontiguousarray(rgba[..., 3])
     decoded = Decoded(
         rgb=np.ascontiguousarray(rgba[..., :3]),
