@@ -50,6 +50,8 @@ ORT_FILES = ["ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-th
 #: Models are served in parts so that hosts with per-file limits (25 MiB on some) work.
 MODEL_PART_BYTES = 4 * 1024 * 1024
 
+#: Sent by ``serve``, added by the service worker on hosts that cannot set headers, and listed
+#: in the README for hosts that can (tests/test_headers.py keeps the three the same).
 SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
@@ -232,7 +234,13 @@ def build() -> Path:
     (DIST / "precache.json").write_text(json.dumps({"build": build_id, "files": shell}))
     sw = DIST / "sw.js"
     if sw.exists():
-        sw.write_text(sw.read_text().replace("__BUILD_ID__", build_id))
+        text = sw.read_text()
+        for placeholder, value in (("__BUILD_ID__", build_id),
+                                   ("{/*__SECURITY_HEADERS__*/}", json.dumps(SECURITY_HEADERS))):
+            if placeholder not in text:
+                raise SystemExit(f"web/sw.js has no {placeholder} to fill in")
+            text = text.replace(placeholder, value)
+        sw.write_text(text)
     size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
     log(f"dist/ ready: build {build_id}, {size / 2**20:.1f} MiB")
     return DIST
@@ -242,8 +250,8 @@ def build() -> Path:
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files with the headers a plain host should send (the service worker adds
-    COOP/COEP where a host cannot)."""
+    """Static files with the headers a host should send (the service worker adds them where a
+    host cannot)."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
 

@@ -1,18 +1,13 @@
 // Service worker: the site works offline after the first visit, and every response gets the
-// cross-origin isolation headers (COOP/COEP) that WASM threads need, even on hosts that cannot
-// set headers. Models are not cached here: the app keeps them in IndexedDB.
+// security headers (COOP/COEP that WASM threads need, CSP, nosniff, no-referrer), even on hosts
+// that cannot set headers. Models are not cached here: the app keeps them in IndexedDB.
 
 const BUILD = '__BUILD_ID__';
 const CACHE = `offcut-${BUILD}`;
-const ISOLATION = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Content-Security-Policy':
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
-    "img-src 'self' blob: data:; connect-src 'self'; worker-src 'self' blob:; " +
-    "object-src 'none'; base-uri 'none'; form-action 'none'",
-};
+// build.py fills in its SECURITY_HEADERS (one list for its server, this worker and the
+// README's host snippets): COOP/COEP/CORP for isolation, CSP with frame-ancestors (a <meta>
+// CSP cannot forbid framing), nosniff and no-referrer.
+const HEADERS = {/*__SECURITY_HEADERS__*/};
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
@@ -35,7 +30,7 @@ self.addEventListener('activate', (event) => {
 function isolate(response) {
   if (!response || response.type === 'opaque' || response.status === 0) return response;
   const headers = new Headers(response.headers);
-  for (const [name, value] of Object.entries(ISOLATION)) headers.set(name, value);
+  for (const [name, value] of Object.entries(HEADERS)) headers.set(name, value);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
