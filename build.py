@@ -221,22 +221,26 @@ def build() -> Path:
     build_python(DIST / "py" / "offcut.zip")
     models = build_models(DIST / "models")
     write_notices(DIST / "NOTICES.txt", pyodide_entries, models)
-    # The service worker precaches the app shell and runtime (not models: IndexedDB has them).
+    # The service worker precaches everything needed to start (not the model parts: IndexedDB
+    # keeps those) and checks each file against these hashes whenever it serves it.
     shell = sorted(
-        p.relative_to(DIST).as_posix()
-        for p in DIST.rglob("*")
-        if p.is_file() and not p.relative_to(DIST).as_posix().startswith(("models/", "sw.js"))
+        name for p in DIST.rglob("*")
+        if p.is_file() and (name := p.relative_to(DIST).as_posix()) != "sw.js"
+        and (not name.startswith("models/") or name == "models/index.json")
     )
+    hashes = {name: sha256_hex((DIST / name).read_bytes()) for name in shell}
     digest = hashlib.sha256()
     for name in shell:
-        digest.update(name.encode() + (DIST / name).read_bytes())
+        digest.update(f"{name}\0{hashes[name]}\n".encode())
     build_id = digest.hexdigest()[:12]
-    (DIST / "precache.json").write_text(json.dumps({"build": build_id, "files": shell}))
+    (DIST / "precache.json").write_text(
+        json.dumps({"build": build_id, "files": shell, "sha256": hashes}, indent=1))
     sw = DIST / "sw.js"
     if sw.exists():
         text = sw.read_text()
         for placeholder, value in (("__BUILD_ID__", build_id),
-                                   ("{/*__SECURITY_HEADERS__*/}", json.dumps(SECURITY_HEADERS))):
+                                   ("{/*__SECURITY_HEADERS__*/}", json.dumps(SECURITY_HEADERS)),
+                                   ("{/*__PRECACHE__*/}", json.dumps(hashes, indent=1))):
             if placeholder not in text:
                 raise SystemExit(f"web/sw.js has no {placeholder} to fill in")
             text = text.replace(placeholder, value)
