@@ -52,8 +52,9 @@ function callPython(name, ...args) {
 async function fetchFile(path) {
   const response = await fetch(here(path));
   if (!response.ok) {
-    const code = response.headers.get('Offcut-Error') || 'download-failed';
-    throw new WorkerError(code, `${path}: HTTP ${response.status}`,
+    const code = response.headers.get('Offcut-Error');
+    const why = code ? (await response.json().catch(() => ({}))).message : '';
+    throw new WorkerError(code || 'download-failed', why || `${path}: HTTP ${response.status}`,
       { url: response.url, status: response.status, path });
   }
   return response;
