@@ -50,6 +50,8 @@ ORT_FILES = ["ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-th
 #: Models are served in parts so that hosts with per-file limits (25 MiB on some) work.
 MODEL_PART_BYTES = 4 * 1024 * 1024
 
+#: Sent by ``serve``, added by the service worker on hosts that cannot set headers, and listed
+#: in the README for hosts that can (tests/test_headers.py keeps the three the same).
 SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Embedder-Policy": "require-corp",
@@ -219,20 +221,30 @@ def build() -> Path:
     build_python(DIST / "py" / "offcut.zip")
     models = build_models(DIST / "models")
     write_notices(DIST / "NOTICES.txt", pyodide_entries, models)
-    # The service worker precaches the app shell and runtime (not models: IndexedDB has them).
+    # The service worker precaches everything needed to start (not the model parts: IndexedDB
+    # keeps those) and checks each file against these hashes whenever it serves it.
     shell = sorted(
-        p.relative_to(DIST).as_posix()
-        for p in DIST.rglob("*")
-        if p.is_file() and not p.relative_to(DIST).as_posix().startswith(("models/", "sw.js"))
+        name for p in DIST.rglob("*")
+        if p.is_file() and (name := p.relative_to(DIST).as_posix()) != "sw.js"
+        and (not name.startswith("models/") or name == "models/index.json")
     )
+    hashes = {name: sha256_hex((DIST / name).read_bytes()) for name in shell}
     digest = hashlib.sha256()
     for name in shell:
-        digest.update(name.encode() + (DIST / name).read_bytes())
+        digest.update(f"{name}\0{hashes[name]}\n".encode())
     build_id = digest.hexdigest()[:12]
-    (DIST / "precache.json").write_text(json.dumps({"build": build_id, "files": shell}))
+    (DIST / "precache.json").write_text(
+        json.dumps({"build": build_id, "files": shell, "sha256": hashes}, indent=1))
     sw = DIST / "sw.js"
     if sw.exists():
-        sw.write_text(sw.read_text().replace("__BUILD_ID__", build_id))
+        text = sw.read_text()
+        for placeholder, value in (("__BUILD_ID__", build_id),
+                                   ("{/*__SECURITY_HEADERS__*/}", json.dumps(SECURITY_HEADERS)),
+                                   ("{/*__PRECACHE__*/}", json.dumps(hashes, indent=1))):
+            if placeholder not in text:
+                raise SystemExit(f"web/sw.js has no {placeholder} to fill in")
+            text = text.replace(placeholder, value)
+        sw.write_text(text)
     size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
     log(f"dist/ ready: build {build_id}, {size / 2**20:.1f} MiB")
     return DIST
@@ -242,8 +254,8 @@ def build() -> Path:
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Static files with the headers a plain host should send (the service worker adds
-    COOP/COEP where a host cannot)."""
+    """Static files with the headers a host should send (the service worker adds them where a
+    host cannot)."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
 

@@ -62,4 +62,16 @@ def test_service_worker_has_a_build_id_and_precache_list():
     manifest = json.loads((DIST / "precache.json").read_text())
     assert "__BUILD_ID__" not in sw and manifest["build"] in sw
     assert "index.html" in manifest["files"] and "worker.js" in manifest["files"]
-    assert not any(name.startswith("models/") for name in manifest["files"])
+    # Everything needed to start, models/index.json included; the model parts live in IndexedDB.
+    assert "models/index.json" in manifest["files"] and "py/offcut.zip" in manifest["files"]
+    assert [n for n in manifest["files"] if n.startswith("models/")] == ["models/index.json"]
+
+
+def test_precache_manifest_hashes_every_file_and_the_service_worker_has_them():
+    manifest = json.loads((DIST / "precache.json").read_text())
+    assert sorted(manifest["sha256"]) == manifest["files"]
+    for name, digest in manifest["sha256"].items():
+        assert sha256(DIST / name) == digest, name
+    sw = (DIST / "sw.js").read_text()
+    inlined = re.search(r"const FILES = (\{.*?\});", sw, re.S)
+    assert inlined and json.loads(inlined.group(1)) == manifest["sha256"]

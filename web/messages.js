@@ -123,6 +123,17 @@ export function describeError(error) {
     }
     case 'hash-mismatch':
       return { text: 'The model download was damaged on the way (its checksum did not match). It will be fetched again when you retry.', retry: true };
+    case 'cache-corrupt-offline': {
+      const what = details.model ? 'The copy of the model saved on this device'
+        : 'A file of Offcut saved on this device';
+      return {
+        text: `${what} was damaged, and a fresh copy cannot be fetched while you are offline. Connect to the internet and press Retry.`,
+        technical,
+        retry: true,
+      };
+    }
+    case 'asset-corrupt':
+      return { text: 'A file of Offcut arrived damaged or from a different version (its checksum did not match). Reload the page; if a new version has just been published, that fetches it.', technical, retry: true };
     case 'storage-full':
       return { text: describeWarning(error).text };
     case 'webgpu-failed':

@@ -1,6 +1,6 @@
 // Model files: downloaded in parts with byte progress, verified by SHA-256, cached in
-// IndexedDB. A cached copy is re-verified on every load; a bad one is discarded and fetched
-// again. Failing to cache (full disk, private mode) is a warning, never an error.
+// IndexedDB. A cached copy is re-verified on every load; a bad or malformed one is discarded
+// and fetched again (offline, that is the 'cache-corrupt-offline' error). Failing to cache (full disk, private mode) is a warning, never an error.
 
 const DB_NAME = 'offcut';
 const STORE = 'models';
@@ -76,6 +76,20 @@ async function download(entry, progress, signal) {
   return bytes;
 }
 
+/** Whether a stored record is a whole, correct copy of `entry`. Anything else (a record from
+ *  an older version, `bytes: null`, a short buffer) is damaged, never an error. */
+async function matches(record, entry) {
+  if (typeof record !== 'object' || record.sha256 !== entry.sha256) return false;
+  if (!(record.bytes instanceof ArrayBuffer)) return false;
+  const total = entry.parts.reduce((sum, part) => sum + part.bytes, 0);
+  if (record.bytes.byteLength !== total) return false;
+  try {
+    return (await sha256Hex(record.bytes)) === entry.sha256;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The verified bytes of a model. Resolves {bytes: Uint8Array, cached: boolean}.
  * `warn(code, message)` reports cache problems; they never stop the model from loading.
@@ -87,18 +101,30 @@ export async function loadModel(entry, { progress, signal, warn }) {
   } catch (error) {
     warn('storage-unavailable', `IndexedDB: ${error && error.message}`);
   }
+  let damaged = false;
   if (db) {
     const cached = await withStore(db, 'readonly', (s) => s.get(entry.id)).catch(() => null);
     if (cached) {
       progress('model-verify', 0, 1);
-      const ok = cached.sha256 === entry.sha256 && (await sha256Hex(cached.bytes)) === entry.sha256;
+      const ok = await matches(cached, entry);
       progress('model-verify', 1, 1);
       if (ok) return { bytes: new Uint8Array(cached.bytes), cached: true };
+      damaged = true;
       warn('cache-corrupt', `cached ${entry.id} failed verification; downloading it again`);
       await withStore(db, 'readwrite', (s) => s.delete(entry.id)).catch(() => {});
     }
   }
-  const bytes = await download(entry, progress, signal);
+  let bytes;
+  try {
+    bytes = await download(entry, progress, signal);
+  } catch (error) {
+    // Offline with a damaged copy: say that, not "the first download needs a connection".
+    if (damaged && error instanceof StoreError && error.code === 'download-failed') {
+      throw new StoreError('cache-corrupt-offline', `cached ${entry.id} was damaged; ${error.message}`,
+        { ...error.details, model: entry.id });
+    }
+    throw error;
+  }
   progress('model-verify', 0, 1);
   const actual = await sha256Hex(bytes);
   progress('model-verify', 1, 1);

@@ -50,6 +50,32 @@ function callPython(name, ...args) {
   return result;
 }
 
+/** A file of the site. The service worker answers a file it has and cannot repair with a 504
+ *  whose Offcut-Error header names the problem (see sw.js). */
+async function fetchFile(path) {
+  const response = await fetch(here(path));
+  if (!response.ok) {
+    const code = response.headers.get('Offcut-Error');
+    const why = code ? (await response.json().catch(() => ({}))).message : '';
+    throw new WorkerError(code || 'download-failed', why || `${path}: HTTP ${response.status}`,
+      { url: response.url, status: response.status, path });
+  }
+  return response;
+}
+
+/** After a failed start: the cached file the service worker could not serve, if any. Pyodide
+ *  and onnxruntime fetch their own files, so their errors do not say which one was bad. */
+async function cacheProblem() {
+  try {
+    const response = await fetch(here('./sw-check.json'), { cache: 'no-store' });
+    if (!response.ok) return null; // no service worker: the server has no such file
+    const { problems } = await response.json();
+    return problems && problems.length ? problems[0] : null;
+  } catch {
+    return null;
+  }
+}
+
 async function bootPython(progress) {
   const t0 = performance.now();
   progress('runtime', 0, 1);
@@ -58,7 +84,7 @@ async function bootPython(progress) {
   const bootSeconds = seconds(t0);
   progress('packages', 0, 1);
   await pyodide.loadPackage(['numpy', 'pillow'], { messageCallback: () => {} });
-  const zip = await (await fetch(here('./py/offcut.zip'))).arrayBuffer();
+  const zip = await (await fetchFile('./py/offcut.zip')).arrayBuffer();
   pyodide.unpackArchive(zip, 'zip', { extractDir: '/home/pyodide/offcut-py' });
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/offcut-py')");
   state.py = pyodide.pyimport('offcut.web');
@@ -182,15 +208,28 @@ async function setModel(id, modelId, progress) {
 }
 
 async function init(id, payload, progress) {
+  try {
+    return await start(id, payload, progress);
+  } catch (error) {
+    // A damaged cached file shows up as whatever Pyodide or onnxruntime made of it.
+    if (error instanceof WorkerError && SPECIFIC_FILE_ERRORS.has(error.code)) throw error;
+    if (error instanceof StoreError || error?.name === 'AbortError') throw error;
+    const problem = await cacheProblem();
+    if (problem) throw new WorkerError(problem.code, problem.message, { path: problem.path });
+    throw error;
+  }
+}
+
+const SPECIFIC_FILE_ERRORS = new Set(['cache-corrupt-offline', 'asset-corrupt']);
+
+async function start(id, payload, progress) {
   const t0 = performance.now();
   state.preferred = payload.backend || 'auto';
   state.webgpuDeadline = Number(payload.webgpuDeadline) || 0;
-  const indexPromise = fetch(here('./models/index.json')).then((r) => {
-    if (!r.ok) throw new WorkerError('download-failed', `models/index.json: HTTP ${r.status}`);
-    return r.json();
-  });
+  const indexPromise = fetchFile('./models/index.json').then((r) => r.json());
   // Python boots while the model downloads: they do not depend on each other.
   const python = bootPython(progress);
+  python.catch(() => {}); // awaited below; a failure before then must not go unhandled
   await loadOrt();
   state.models = await indexPromise;
   const model = await setModel(id, payload.modelId || state.models[0].id, progress);

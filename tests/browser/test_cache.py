@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from persistent import Site, expire_http_cache, open_app, wait_for_service_worker
 
 from browsing import CHROMIUM_ARGS, Recorder, chromium_path, wait_for_state
 from support import jpeg_bytes
@@ -83,5 +84,27 @@ def test_works_offline_after_the_first_visit(visit, tmp_path):
     photo = tmp_path / "offline.jpg"
     photo.write_bytes(jpeg_bytes(image))
     with visit(offline=True) as (page, _):
+        page.set_input_files("#file-input", str(photo))
+        wait_for_state(page, "done")
+
+
+def test_starts_with_the_server_gone_and_the_http_cache_expired(playwright_instance, tmp_path):
+    """Nothing needed to start may come from the HTTP cache, which expires: with the server
+    stopped and that cache emptied, a restarted browser still starts and processes a photo."""
+    site = Site()
+    site.start()
+    profile = tmp_path / "profile"
+    try:
+        with open_app(playwright_instance, profile, site.url) as (page, _):
+            wait_for_service_worker(page)
+            page.context.new_cdp_session(page).send("Network.clearBrowserCache")
+    finally:
+        site.stop()
+    expire_http_cache(profile)
+    image = np.zeros((60, 80, 3), np.uint8)
+    image[15:45, 20:60] = (200, 40, 40)
+    photo = tmp_path / "offline.jpg"
+    photo.write_bytes(jpeg_bytes(image))
+    with open_app(playwright_instance, profile, site.url) as (page, _):
         page.set_input_files("#file-input", str(photo))
         wait_for_state(page, "done")

@@ -1,5 +1,6 @@
 """A plain static host that cannot set headers: the service worker must add COOP/COEP so that
-the page is cross-origin isolated and onnxruntime-web gets its threads."""
+the page is cross-origin isolated and onnxruntime-web gets its threads, and the rest of the
+security headers (CSP with frame-ancestors, nosniff, no-referrer)."""
 
 from __future__ import annotations
 
@@ -42,4 +43,32 @@ def test_service_worker_isolates_a_headerless_host(browser, plain_host):
     assert page.evaluate("() => navigator.serviceWorker.controller !== null") is True
     # The backend line sits in the closed run details (shown after a result).
     assert "threads" in page.locator("#status-backend").text_content()
+    context.close()
+
+
+FRAME_ITSELF = """() => new Promise((resolve) => {
+  const frame = document.createElement('iframe');
+  frame.src = './?framed';
+  frame.onload = () => {
+    let reached = false;
+    try { reached = Boolean(frame.contentDocument && frame.contentDocument.querySelector('main')); }
+    catch { reached = false; }  // an error page is cross-origin: framing was refused
+    resolve(reached);
+  };
+  document.body.append(frame);
+})"""
+
+
+def test_service_worker_adds_every_security_header_and_forbids_framing(browser, plain_host):
+    import build
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(plain_host + "/")
+    wait_for_state(page, "ready")  # controlled from here on (the app reloaded itself once)
+    for path in ("/", "/worker.js", "/pyodide/pyodide.asm.wasm"):
+        headers = page.evaluate("p => fetch(p).then(r => Object.fromEntries(r.headers))", path)
+        for name, value in build.SECURITY_HEADERS.items():
+            assert headers.get(name.lower()) == value, (path, name, headers)
+    assert page.evaluate(FRAME_ITSELF) is False
     context.close()

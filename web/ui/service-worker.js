@@ -1,5 +1,6 @@
-// Registers sw.js, which caches the app for offline use and adds the cross-origin isolation
-// headers (COOP/COEP) that multi-threaded WebAssembly needs on static hosting.
+// Registers sw.js, which keeps the app for offline use (each file checked against the build's
+// SHA-256) and adds the security headers, among them the cross-origin isolation (COOP/COEP)
+// that multi-threaded WebAssembly needs, on static hosts that cannot send them.
 // Headers only apply to pages the service worker served, so the very first visit is not
 // isolated: reload once when the worker takes control, guarded so it can never loop.
 
