@@ -39,6 +39,12 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def key(record) -> str:
+    """Cache key of a record: its id, plus its input filter when that is not bilinear (the
+    outputs depend on it)."""
+    return record.id if record.resample == "bilinear" else f"{record.id}-{record.resample}"
+
+
 def variant_name(model_id: str, size: int, flip: bool = False) -> str:
     return f"{model_id}-{size}" + ("-flip" if flip else "")
 
@@ -89,7 +95,7 @@ def fill(record, data: Path, size: int, flip: bool = False, limit: int = 0, ever
          threads: int = 2) -> dict[str, float]:
     """Run the model where no cached output exists; returns ``{stem: model seconds}``."""
     record = replace(record, size=size)
-    folder = cache_dir(record.id, size, data, flip)
+    folder = cache_dir(key(record), size, data, flip)
     folder.mkdir(parents=True, exist_ok=True)
     images = sorted((data / "images").glob("*"))[::every]
     if limit:
