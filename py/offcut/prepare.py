@@ -26,8 +26,10 @@ def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32, shape (1, 3, S, S), C-contiguous
+    ndarray of float32, shape (N, 3, S, S), C-contiguous
         ``S = record.size``; values ``(pixel / divide_by - mean) / std`` per channel.
+        ``N = 2`` when ``record.flip`` (the second view mirrored left to right), else 1;
+        the model runs once per view.
     """
     size = record.size
     # Pillow's filters are antialiased when shrinking (support grows with the scale factor).
@@ -39,4 +41,7 @@ def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
     pixels /= np.float32(divisor)
     pixels -= np.asarray(record.mean, dtype=np.float32)
     pixels /= np.asarray(record.std, dtype=np.float32)
-    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None])
+    planes = pixels.transpose(2, 0, 1)
+    if record.flip:
+        return np.ascontiguousarray(np.stack([planes, planes[:, :, ::-1]]))
+    return np.ascontiguousarray(planes[None])

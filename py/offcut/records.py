@@ -37,6 +37,10 @@ class ModelRecord:
     refine_radius_scale : float
         Multiplies the edge-refinement filter's radius. IS-Net's mask is already sharp at
         1024 px; half the radius ties bilinear on boundary F instead of losing to it.
+    flip : bool
+        Run the model a second time on the mirrored photo and average the two outputs
+        (mirrored back) before anything else reads them: the input is then two views,
+        ``(2, 3, size, size)``, and the output ``(2, 1, size, size)``.
     refine_method : str
         ``"guided"`` or ``"colour"``, see :func:`offcut.refine.refine_coefficients`.
     """
@@ -53,6 +57,7 @@ class ModelRecord:
     refine_radius_scale: float = 1.0
     resample: str = "bilinear"
     refine_method: str = "guided"
+    flip: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelRecord:
@@ -75,6 +80,7 @@ class ModelRecord:
             refine_radius_scale=float(data.get("refine_radius_scale", 1.0)),
             resample=str(inp.get("resample", "bilinear")),
             refine_method=str(data.get("refine_method", "guided")),
+            flip=bool(inp.get("flip", False)),
         )
 
 

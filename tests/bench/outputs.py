@@ -86,7 +86,8 @@ def run_one(session, record, rgb: np.ndarray, flip: bool = False) -> np.ndarray:
     """Raw output (S, S) float32 of one photo (mirrored back when ``flip``)."""
     if flip:
         rgb = np.ascontiguousarray(rgb[:, ::-1])
-    output = session.run(None, {record.input_name: prepare(rgb, record)})[record.output_index]
+    model_input = prepare(rgb, replace(record, flip=False))
+    output = session.run(None, {record.input_name: model_input})[record.output_index]
     output = np.asarray(output, dtype=np.float32).reshape(record.size, record.size)
     return np.ascontiguousarray(output[:, ::-1]) if flip else output
 
