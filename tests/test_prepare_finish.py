@@ -14,7 +14,7 @@ def test_prepare_u2netp_divides_by_max_then_imagenet(records):
     rgb = np.full((40, 60, 3), 200, np.uint8)
     rgb[0, 0] = 100
     x = prepare(rgb, record)
-    assert x.dtype == np.float32 and x.shape == (2, 3, 320, 320) and x.flags.c_contiguous
+    assert x.dtype == np.float32 and x.shape == (1, 3, 320, 320) and x.flags.c_contiguous
     # A grey image: after division by the max, every channel's brightest value is 1.0
     # (255 would leave ~0.8), then (1 - mean) / std per channel.
     for channel in range(3):
@@ -97,13 +97,11 @@ def test_prepare_u2netp_matches_its_published_pipeline(records):
     rgb = (rng.random((480, 854, 3)) * 255).astype(np.uint8)
     rgb[100:300, 200:500] = (30, 200, 90)
     x = prepare(rgb, records["u2netp"])
-    np.testing.assert_allclose(x[:1], _published_u2netp_input(rgb, records["u2netp"]),
-                               atol=2e-5)
+    np.testing.assert_allclose(x, _published_u2netp_input(rgb, records["u2netp"]), atol=2e-5)
 
 
 def test_flip_record_gives_a_mirrored_second_view(records):
-    record = records["u2netp"]
-    assert record.flip
+    record = replace(records["u2netp"], flip=True)
     rng = np.random.default_rng(1)
     rgb = (rng.random((50, 80, 3)) * 255).astype(np.uint8)
     x = prepare(rgb, record)
@@ -112,7 +110,7 @@ def test_flip_record_gives_a_mirrored_second_view(records):
 
 
 def test_flip_outputs_are_mirrored_back_and_averaged(records):
-    record = records["u2netp"]
+    record = replace(records["u2netp"], flip=True)
     plain = np.zeros((320, 320), np.float32)
     plain[:, :100] = 1.0  # subject on the left in the plain view
     mirrored = np.zeros((320, 320), np.float32)

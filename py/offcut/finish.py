@@ -32,7 +32,9 @@ def mask_from_output(output: np.ndarray, record: ModelRecord) -> np.ndarray:
         raise ModelOutputError(f"{record.id} returned NaN or infinite values")
     if views == 2:
         # The mirrored view's output, mirrored back, averaged with the plain one: the
-        # model's left-right biases cancel (u2netp, dev subset: IoU 0.716 -> 0.748).
+        # model's left-right biases cancel (u2netp, dev subset: IoU 0.716 -> 0.748, but
+        # soft set 0.839 -> 0.815 from one photo; no record turns it on yet, see the record
+        # docs).
         pair = mask.reshape(2, side, side)
         mask = (pair[0] + pair[1][:, ::-1]) * np.float32(0.5)
     mask = mask.reshape(side, side)
