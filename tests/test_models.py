@@ -45,7 +45,7 @@ def test_patched_model_gives_bit_identical_outputs(path, records):
                           record)
     outputs = [
         onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"]).run(
-            None, {record.input_name: model_input})[record.output_index]
+            None, {record.input_name: model_input[:1]})[record.output_index]
         for model in (original, patched)
     ]
     np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -242,13 +242,24 @@ async function start(id, payload, progress) {
   };
 }
 
+/** Run the model once per view (shape[0]: 2 when the record asks for a mirrored second
+ * view; the models' batch size is fixed at 1); the outputs are concatenated in order. */
 async function runModel(input, shape) {
   const { ort, model } = state;
-  const tensor = new ort.Tensor('float32', input, shape);
-  const outputs = await state.session.run({ [model.input.name]: tensor });
+  const [views, ...one] = shape;
+  const step = one.reduce((a, b) => a * b, 1);
   const name = state.session.outputNames[model.output.index];
-  const data = outputs[name].data.slice();
-  for (const value of Object.values(outputs)) value.dispose?.();
+  const parts = [];
+  for (let view = 0; view < views; view += 1) {
+    const slice = input.subarray(view * step, (view + 1) * step);
+    const tensor = new ort.Tensor('float32', slice, [1, ...one]);
+    const outputs = await state.session.run({ [model.input.name]: tensor });
+    parts.push(outputs[name].data.slice());
+    for (const value of Object.values(outputs)) value.dispose?.();
+  }
+  if (parts.length === 1) return parts[0];
+  const data = new Float32Array(parts.reduce((n, part) => n + part.length, 0));
+  parts.reduce((offset, part) => (data.set(part, offset), offset + part.length), 0);
   return data;
 }
 

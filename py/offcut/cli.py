@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from offcut import compose, decode, fetch, layout, pipeline
 from offcut.errors import InvalidOption, OffcutError
 from offcut.records import load_records
@@ -87,7 +89,10 @@ def make_runner(model_path: Path, record, threads: int | None):
     output_name = outputs[record.output_index].name
 
     def run(model_input):
-        return session.run([output_name], {record.input_name: model_input})[0]
+        # The models take one view at a time (their batch size is fixed at 1).
+        return np.concatenate([
+            session.run([output_name], {record.input_name: model_input[i : i + 1]})[0]
+            for i in range(len(model_input))])
 
     return run
 

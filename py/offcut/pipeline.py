@@ -37,7 +37,7 @@ class Job:
 
     decoded: Decoded
     record: ModelRecord
-    model_input: np.ndarray  # float32 (1, 3, S, S)
+    model_input: np.ndarray  # float32 (N, 3, S, S): N views, see offcut.prepare
     timings: dict = field(default_factory=dict)
 
 

@@ -7,6 +7,14 @@ from PIL import Image
 
 from offcut.records import ModelRecord
 
+#: Record names of Pillow's filters for the shrink to the model's input.
+RESAMPLE = {
+    "bilinear": Image.BILINEAR,
+    "bicubic": Image.BICUBIC,
+    "lanczos": Image.LANCZOS,
+    "box": Image.BOX,
+}
+
 
 def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
     """Resize and normalise an image for the model.
@@ -18,15 +26,22 @@ def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float32, shape (1, 3, S, S), C-contiguous
+    ndarray of float32, shape (N, 3, S, S), C-contiguous
         ``S = record.size``; values ``(pixel / divide_by - mean) / std`` per channel.
+        ``N = 2`` when ``record.flip`` (the second view mirrored left to right), else 1;
+        the model runs once per view.
     """
     size = record.size
-    # Pillow's BILINEAR is antialiased when shrinking (support grows with the scale factor).
-    small = Image.fromarray(rgb, "RGB").resize((size, size), Image.BILINEAR)
+    # Pillow's filters are antialiased when shrinking (support grows with the scale factor).
+    # The model's scores depend on matching its published pipeline: u2netp was released
+    # with a LANCZOS shrink, and a BILINEAR one cost it IoU on real photos (see the record).
+    small = Image.fromarray(rgb, "RGB").resize((size, size), RESAMPLE[record.resample])
     pixels = np.asarray(small, dtype=np.float32)
     divisor = max(float(pixels.max()), 1.0) if record.divide_by == "max" else record.divide_by
     pixels /= np.float32(divisor)
     pixels -= np.asarray(record.mean, dtype=np.float32)
     pixels /= np.asarray(record.std, dtype=np.float32)
-    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None])
+    planes = pixels.transpose(2, 0, 1)
+    if record.flip:
+        return np.ascontiguousarray(np.stack([planes, planes[:, :, ::-1]]))
+    return np.ascontiguousarray(planes[None])

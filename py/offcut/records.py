@@ -25,6 +25,9 @@ class ModelRecord:
         Square input side in pixels; the input is ``(1, 3, size, size)`` float32.
     divide_by : float or "max"
         Pixels (0..255) are divided by this first; ``"max"`` divides by the resized image's max.
+    resample : str
+        Pillow filter that shrinks the photo to ``size`` ("bilinear", "bicubic", "lanczos",
+        "box"): what the model was trained and published with.
     mean, std : tuple of 3 floats
         Per-channel ``(x - mean) / std`` applied after the division.
     output_index : int
@@ -34,6 +37,15 @@ class ModelRecord:
     refine_radius_scale : float
         Multiplies the edge-refinement filter's radius. IS-Net's mask is already sharp at
         1024 px; half the radius ties bilinear on boundary F instead of losing to it.
+    flip : bool
+        Run the model a second time on the mirrored photo and average the two outputs
+        (mirrored back) before anything else reads them: the input is then two views,
+        ``(2, 3, size, size)``, and the output ``(2, 1, size, size)``. Off for both
+        models today: for u2netp it raised IoU on the dev subset (0.716 -> 0.748) but
+        lowered it on the soft set (0.839 -> 0.815, one photo) and doubled the
+        browser-versus-CLI alpha difference on a JPEG (test_app), for twice the model time.
+    refine_method : str
+        ``"guided"`` or ``"colour"``, see :func:`offcut.refine.refine_coefficients`.
     """
 
     id: str
@@ -46,10 +58,17 @@ class ModelRecord:
     minmax: bool
     raw: dict
     refine_radius_scale: float = 1.0
+    resample: str = "bilinear"
+    refine_method: str = "guided"
+    flip: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelRecord:
         inp, out = data["input"], data["output"]
+        if inp.get("resample", "bilinear") not in ("bilinear", "bicubic", "lanczos", "box"):
+            raise ValueError(f"{data['id']}: unknown resample filter {inp['resample']!r}")
+        if data.get("refine_method", "guided") not in ("guided", "colour"):
+            raise ValueError(f"{data['id']}: unknown refine method {data['refine_method']!r}")
         divide_by = inp["divide_by"]
         return cls(
             id=data["id"],
@@ -62,6 +81,9 @@ class ModelRecord:
             minmax=bool(out["minmax"]),
             raw=data,
             refine_radius_scale=float(data.get("refine_radius_scale", 1.0)),
+            resample=str(inp.get("resample", "bilinear")),
+            refine_method=str(data.get("refine_method", "guided")),
+            flip=bool(inp.get("flip", False)),
         )
 
 

@@ -12,7 +12,12 @@ Model outputs come from the cache that ``tests/bench/outputs.py`` fills (it is f
 when a photo is missing), so a variant costs only its own step. Every variant's alpha is
 quantised to uint8 as the product ships it. The table gives per-image means and, per model,
 each variant's ratio to ``plain`` (= ``--no-refine``, bilinear upsampling of the model's
-output).
+output, one view).
+
+Variants: ``plain``, ``refined`` (guided filter), ``colour`` (:mod:`offcut.matting`'s
+colour model); a ``flip-`` prefix averages the output with the model's run on the mirrored
+photo (the record's ``input.flip``); ``gainG-`` multiplies the output's logit by G (a
+calibration). ``--every 4`` on ``../shared/data/dev`` is the usual dev subset (52 photos).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,23 +38,48 @@ sys.path.insert(0, str(ROOT / "tests" / "bench"))
 import outputs  # noqa: E402
 
 from offcut import metrics  # noqa: E402
-from offcut.finish import finish, quantise_alpha  # noqa: E402
+from offcut.finish import finish, mask_from_output, quantise_alpha  # noqa: E402
 from offcut.records import load_records  # noqa: E402
 
 SOFT_KEYS = ("sad", "mse", "grad", "band", "iou")
 BINARY_KEYS = ("iou", "bf", "mae")
 
 
-def _finish(raw, record, rgb, refine_edges=True):
-    return finish(raw, record, rgb, refine_edges=refine_edges)
+def _calibrated(raw, record, gain):
+    """The model's mask (after min-max) with its logit multiplied by ``gain``; the record
+    returned alongside no longer min-max scales it again."""
+    p = np.clip(mask_from_output(raw, record), np.float32(1e-4), np.float32(1 - 1e-4))
+    p = 1 / (1 + np.exp(-gain * np.log(p / (1 - p))))
+    return p.astype(np.float32), replace(record, minmax=False)
+
+
+def _variant(method: str | None, flip: bool = False, gain: float = 1.0):
+    """A variant: ``method`` None is plain bilinear (``--no-refine``), else the refine method;
+    ``flip`` averages the model's output with its run on the mirrored photo; ``gain``
+    calibrates the output's logit."""
+
+    def run(raw, record, rgb, flipped):
+        if flip:
+            raw = (raw + flipped) / 2
+        if gain != 1.0:
+            raw, record = _calibrated(raw, record, gain)
+        if method is not None:
+            record = replace(record, refine_method=method)
+        return finish(raw, record, rgb, refine_edges=method is not None)
+
+    return run, flip
 
 
 #: name -> (function(raw, record, rgb, flipped_raw) -> float alpha (H, W), needs flip)
 VARIANTS = {
-    "plain": (lambda raw, rec, rgb, fl: _finish(raw, rec, rgb, False), False),
-    "refined": (lambda raw, rec, rgb, fl: _finish(raw, rec, rgb, True), False),
-    "flip-plain": (lambda raw, rec, rgb, fl: _finish((raw + fl) / 2, rec, rgb, False), True),
-    "flip-refined": (lambda raw, rec, rgb, fl: _finish((raw + fl) / 2, rec, rgb, True), True),
+    "plain": _variant(None),
+    "refined": _variant("guided"),
+    "colour": _variant("colour"),
+    "flip-plain": _variant(None, True),
+    "flip-refined": _variant("guided", True),
+    "flip-colour": _variant("colour", True),
+    **{f"gain{g:g}-plain": _variant(None, False, g) for g in (0.5, 0.75, 1.5, 2.0)},
+    **{f"gain{g:g}-colour": _variant("colour", False, g) for g in (0.75, 1.5)},
 }
 
 
@@ -76,16 +107,16 @@ def evaluate(record, data: Path, names: list[str], size: int, every: int = 1,
     outputs.fill(record, data, size, False, limit, every)
     if need_flip:
         outputs.fill(record, data, size, True, limit, every)
-    from dataclasses import replace
-
-    rec = replace(record, size=size)
+    # Cached outputs are one view each; the flip variants average them here.
+    rec = replace(record, size=size, flip=False)
     results = {n: {} for n in names}
     seconds = dict.fromkeys(names, 0.0)
     for image_path in images:
         rgb = load_rgb(image_path)
         gt, soft = load_gt(data, image_path.stem)
-        raw = outputs.load(record.id, size, data, image_path.stem)
-        flipped = outputs.load(record.id, size, data, image_path.stem, True) if need_flip else None
+        raw = outputs.load(outputs.key(record), size, data, image_path.stem)
+        flipped = (outputs.load(outputs.key(record), size, data, image_path.stem, True)
+                   if need_flip else None)
         for name in names:
             t0 = time.perf_counter()
             alpha = VARIANTS[name][0](raw, rec, rgb, flipped)
@@ -94,7 +125,7 @@ def evaluate(record, data: Path, names: list[str], size: int, every: int = 1,
             scores = metrics.matte_scores(alpha8, gt) if soft else metrics.score(alpha8, gt)
             for key, value in scores.items():
                 results[name].setdefault(key, []).append(value)
-    model_s = outputs.load_seconds(record.id, size, data)
+    model_s = outputs.load_seconds(outputs.key(record), size, data)
     return {"scores": results, "seconds": seconds, "count": len(images),
             "model_s": float(np.median(model_s)) if model_s else 0.0, "soft": soft}
 

@@ -39,6 +39,12 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def key(record) -> str:
+    """Cache key of a record: its id, plus its input filter when that is not bilinear (the
+    outputs depend on it)."""
+    return record.id if record.resample == "bilinear" else f"{record.id}-{record.resample}"
+
+
 def variant_name(model_id: str, size: int, flip: bool = False) -> str:
     return f"{model_id}-{size}" + ("-flip" if flip else "")
 
@@ -101,7 +107,8 @@ def run_one(session, record, rgb: np.ndarray, flip: bool = False) -> np.ndarray:
     """Raw output (S, S) float32 of one photo (mirrored back when ``flip``)."""
     if flip:
         rgb = np.ascontiguousarray(rgb[:, ::-1])
-    output = session.run(None, {record.input_name: prepare(rgb, record)})[record.output_index]
+    model_input = prepare(rgb, replace(record, flip=False))
+    output = session.run(None, {record.input_name: model_input})[record.output_index]
     output = np.asarray(output, dtype=np.float32).reshape(record.size, record.size)
     return np.ascontiguousarray(output[:, ::-1]) if flip else output
 
@@ -110,7 +117,7 @@ def fill(record, data: Path, size: int, flip: bool = False, limit: int = 0, ever
          threads: int = 2) -> dict[str, float]:
     """Run the model where no cached output exists; returns ``{stem: model seconds}``."""
     session_record, record = record, replace(record, size=size)
-    folder = cache_dir(record.id, size, data, flip)
+    folder = cache_dir(key(record), size, data, flip)
     folder.mkdir(parents=True, exist_ok=True)
     images = sorted((data / "images").glob("*"))[::every]
     if limit:

@@ -79,8 +79,10 @@ def low_masks(record, path: Path | None, images: list[Path], cache: Path) -> dic
         start = time.perf_counter()
         for count, image_path in enumerate(todo, 1):
             rgb = load_rgb(image_path)
-            output = session.run(None, {record.input_name: prepare(rgb, record)})
-            low = mask_from_output(output[record.output_index], record)
+            views = prepare(rgb, record)
+            output = np.concatenate([session.run(None, {record.input_name: views[i : i + 1]})
+                                     [record.output_index] for i in range(len(views))])
+            low = mask_from_output(output, record)
             np.save(folder / f"{image_path.stem}.npy", low)
             if count % 20 == 0 or count == len(todo):
                 rate = (time.perf_counter() - start) / count
