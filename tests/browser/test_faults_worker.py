@@ -93,8 +93,7 @@ def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     wait_for_state(page, "done", timeout_s=300)
     shown = page.locator("#cutout-image").get_attribute("src")
     small_size = Image.open(photos["small"]).size
-    assert len(workers) == 1
-    busy = workers[0]
+    busy = workers[0]  # any later one is the spare, booting now the page is idle
     closed: list = []
     busy.on("close", lambda worker: closed.append(worker))
 
@@ -119,7 +118,8 @@ def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     page.set_input_files("#file-input", str(photos["other"]))
     wait_for_state(page, "done", timeout_s=300)
     assert page.locator("#cutout-image").get_attribute("src") != shown
-    assert len(workers) == 2  # one restart, not one per request
+    # One restart (the spare took over, and a new spare boots), not one per request.
+    assert len(workers) <= 3
     assert downloaded_size(page) == small_size
 
 
@@ -139,10 +139,11 @@ def settle(page, predicate: str, timeout_ms: int = 300_000) -> bool:
     return True
 
 
-def seconds_to_result(page, photo: Path) -> float:
+def seconds_to_result(page, photo: Path, on_start=lambda: None) -> float:
     t0 = time.perf_counter()
     page.set_input_files("#file-input", str(photo))
     page.wait_for_function("() => document.body.dataset.state === 'processing'", polling=20)
+    on_start()
     page.wait_for_function("() => document.body.dataset.state === 'done'", timeout=300_000,
                            polling=20)
     return time.perf_counter() - t0
@@ -166,8 +167,11 @@ def test_after_a_cancel_the_next_photo_takes_its_own_time(recorded_context, base
     page.wait_for_function(IN_MODEL, timeout=300_000)
     page.click("#cancel")
     wait_for_state(page, "done", timeout_s=EVENT_TIMEOUT_MS / 1000)
-    after_cancel = seconds_to_result(page, photos["other"])
-    booted_meanwhile = len(workers) - started
+    # A cold restart spawns its worker at the cancel; the next spare only once this photo
+    # is done (its spawn can beat the 'done' state here, so count at the start).
+    counted: list = []
+    after_cancel = seconds_to_result(page, photos["other"], lambda: counted.append(len(workers)))
+    booted_meanwhile = counted[0] - started
 
     assert after_cancel <= alone + NEXT_PHOTO_MARGIN_S, (
         f"next photo {after_cancel:.1f} s after a cancel, {alone:.1f} s alone")
@@ -212,6 +216,8 @@ def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url
     wait_for_state(page, "ready")
     page.set_input_files("#file-input", str(photos["small"]))
     wait_for_state(page, "done", timeout_s=300)
+    closed: list = []
+    workers[0].on("close", lambda worker: closed.append(worker))
     # Cancel once the full-size render is under way (a PNG encode: hundreds of ms here).
     page.evaluate("""async () => {
       document.getElementById('download').click();
@@ -219,8 +225,8 @@ def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url
       document.getElementById('cancel').click();
     }""")
     wait_for_state(page, "done")
-    wait_until(page, lambda: len(workers) == 2)
-    assert len(workers) == 2, "the save was not cancelled mid-render"
+    wait_until(page, lambda: closed)
+    assert closed, "the save was not cancelled mid-render"
     serial = page.evaluate("() => document.getElementById('viewer').dataset.previewSerial")
     page.click("label:has(#bg-white)")
     page.wait_for_function(
