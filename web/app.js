@@ -254,6 +254,11 @@ async function startEngine({ then } = {}) {
     if (state.shown && state.workerHolds === state.shown.key) state.lostView = state.shown.key;
     state.workerHolds = null;
   };
+  // Tests and the cancel benchmark wait on it: a cancel is only quick once a spare is ready.
+  worker.onSpare = (spare) => {
+    if (spare) document.body.dataset.spare = spare;
+    else delete document.body.dataset.spare;
+  };
   state.worker = worker;
 
   const modelId = options.modelId;

@@ -5,7 +5,8 @@
 // It resolves with the worker's result, or rejects with an OffcutError {code, message, details}.
 // Progress callbacks all have one signature: (stage, done, total).
 // Cancel takes effect at once: the request rejects with code 'cancelled', and a long request
-// that is already running is stopped by replacing the worker (see RESTART_ON_CANCEL).
+// that is already running is stopped by replacing the worker (see RESTART_ON_CANCEL) with a
+// spare one booted beforehand (see #warmSpare).
 
 export class OffcutError extends Error {
   constructor(code, message, details = {}) {
@@ -31,6 +32,8 @@ export class OffcutWorker {
     this.nextId = 1;
     this.boot = null; // init's payload (model as loaded now): what a restarted worker replays
     this.restarts = 0;
+    this.spare = null; // an engine booting or booted with this.boot, for the next restart
+    this.spareWanted = false; // set by the first photo: a page never used boots no spare
     /** Called with {code, message, details} for non-fatal notices (fallbacks, cache problems). */
     this.onWarning = () => {};
     /** Called with an OffcutError when the worker dies (or a restarted one cannot start). */
@@ -38,21 +41,30 @@ export class OffcutWorker {
     /** Called (synchronously) when a cancel replaced the worker: what it held (the last
      *  cutout) is gone, and the new one is booting with the same model. */
     this.onRestart = () => {};
-    this.#spawn();
+    /** Called with 'booting' | 'ready' | null as the spare engine comes and goes. */
+    this.onSpare = () => {};
+    this.engine = this.#spawn();
   }
 
+  get worker() {
+    return this.engine.worker;
+  }
+
+  /** A worker and the ids sent to it without a reply yet (unanswered[0] is running). */
   #spawn() {
     const worker = new Worker(this.url, { type: 'module', name: 'offcut' });
-    this.worker = worker;
-    this.unanswered = []; // ids sent to this worker without a reply yet; [0] is running
-    // A replaced worker may still be delivering messages: only the current one counts.
+    const engine = { worker, unanswered: [], ready: false };
+    // A replaced worker may still be delivering messages: only the current one and the
+    // spare count.
     worker.onmessage = (event) => {
-      if (this.worker === worker) this.#receive(event.data);
+      if (this.engine === engine || this.spare === engine) this.#receive(engine, event.data);
     };
     worker.onerror = (event) => {
-      if (this.worker !== worker) return;
+      if (this.spare === engine) this.#dropSpare();
+      if (this.engine !== engine) return;
       this.#failAll(new OffcutError('worker-crashed', event.message || 'worker failed to start'));
     };
+    return engine;
   }
 
   #failAll(error) {
@@ -62,45 +74,55 @@ export class OffcutWorker {
     this.onCrash(error);
   }
 
-  #receive(message) {
+  #receive(engine, message) {
     if (message.type === 'warning') {
-      if (WEBGPU_GAVE_UP.has(message.code) && this.boot) this.boot.backend = 'wasm';
+      if (engine !== this.engine) return; // the spare's own fallbacks are not the page's
+      if (WEBGPU_GAVE_UP.has(message.code) && this.boot) this.#backendIsWasm();
       this.onWarning(message);
       return;
     }
     if (message.type !== 'progress') {
-      const at = this.unanswered.indexOf(message.id);
-      if (at >= 0) this.unanswered.splice(at, 1);
+      const at = engine.unanswered.indexOf(message.id);
+      if (at >= 0) engine.unanswered.splice(at, 1);
     }
     const entry = this.pending.get(message.id);
-    if (!entry) return; // cancelled or unknown: drop it
-    if (message.type === 'progress') {
-      entry.onProgress(message.stage, message.done, message.total);
-    } else if (message.type === 'result') {
-      this.pending.delete(message.id);
-      entry.resolve(message.result);
-    } else if (message.type === 'error') {
-      this.pending.delete(message.id);
-      entry.reject(new OffcutError(message.code, message.message, message.details || {}));
-      if (message.code === 'webgpu-slow') this.#gaveUpOnWebgpu(message);
+    if (entry) {
+      if (message.type === 'progress') {
+        entry.onProgress(message.stage, message.done, message.total);
+      } else if (message.type === 'result') {
+        this.pending.delete(message.id);
+        entry.resolve(message.result);
+      } else if (message.type === 'error') {
+        this.pending.delete(message.id);
+        entry.reject(new OffcutError(message.code, message.message, message.details || {}));
+        if (message.code === 'webgpu-slow') this.#gaveUpOnWebgpu(message);
+      }
     }
+    // The current worker has nothing left to do: the spare boots now, not during a job.
+    if (engine === this.engine && !engine.unanswered.length) this.#warmSpare();
+  }
+
+  /** A spare started on WebGPU is no use once the page has given WebGPU up. */
+  #backendIsWasm() {
+    this.boot.backend = 'wasm';
+    if (this.spare && this.spare.backend !== 'wasm') this.#dropSpare();
   }
 
   /** The first WebGPU run passed its deadline and is still running in the worker: a WASM
    *  worker replaces it (the caller runs the image again), and the UI is told, to remember. */
   #gaveUpOnWebgpu(message) {
-    if (this.boot) this.boot.backend = 'wasm';
+    if (this.boot) this.#backendIsWasm();
     this.onWarning({ type: 'warning', code: 'webgpu-slow', message: message.message, details: message.details || {} });
     this.#restart();
   }
 
-  #call(type, payload, onProgress, transfer = []) {
+  #call(type, payload, onProgress, transfer = [], engine = this.engine) {
     const id = this.nextId++;
     let resolve, reject;
     const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
     this.pending.set(id, { resolve, reject, type, onProgress: onProgress || (() => {}) });
-    this.unanswered.push(id);
-    this.worker.postMessage({ id, type, payload }, transfer);
+    engine.unanswered.push(id);
+    engine.worker.postMessage({ id, type, payload }, transfer);
     promise.id = id;
     promise.cancel = () => this.#cancel(id);
     return promise;
@@ -111,38 +133,91 @@ export class OffcutWorker {
     if (!entry) return;
     this.pending.delete(id);
     entry.reject(new OffcutError('cancelled', 'cancelled by the user'));
-    if (this.unanswered[0] === id && RESTART_ON_CANCEL.has(entry.type) && this.boot) {
+    if (this.engine.unanswered[0] === id && RESTART_ON_CANCEL.has(entry.type) && this.boot) {
       this.#restart();
     } else {
       this.worker.postMessage({ id: this.nextId++, type: 'cancel', payload: { target: id } });
     }
   }
 
-  /** Replace a busy worker: a fresh one boots with the same model (a few seconds, while the
-   *  user picks the next image) and takes every later request. */
+  /** Boot a worker with the current model, while this one is idle, so that a cancel can hand
+   *  the next request to it at once: Pyodide's boot (seconds to tens of seconds) is the slow
+   *  part of a restart. One at most (a second Pyodide heap and model session: README, Cancel). */
+  #warmSpare() {
+    if (this.spare || !this.spareWanted || !this.boot || !this.engine.ready) return;
+    const spare = this.#spawn();
+    spare.backend = this.boot.backend;
+    spare.modelId = this.boot.modelId;
+    this.spare = spare;
+    this.onSpare('booting');
+    this.#boot(spare, () => {
+      if (this.spare === spare) this.onSpare('ready');
+    });
+  }
+
+  #dropSpare() {
+    const spare = this.spare;
+    if (!spare) return;
+    this.spare = null;
+    spare.worker.terminate();
+    for (const id of spare.unanswered) this.pending.delete(id);
+    this.onSpare(null);
+  }
+
+  /** Send init to `engine` with the page's boot payload. Its progress goes to the request
+   *  waiting behind it once it is the current worker; so does its failure. */
+  #boot(engine, onReady = () => {}) {
+    const forward = (stage, done, total) => {
+      if (this.engine === engine) this.pending.get(engine.unanswered[1])?.onProgress(stage, done, total);
+    };
+    const request = this.#call('init', { ...this.boot }, forward, [], engine);
+    request.then(
+      (result) => {
+        engine.ready = true;
+        engine.modelId = result.modelId;
+        if (this.engine === engine) this.boot.modelId = result.modelId;
+        onReady();
+      },
+      (error) => {
+        if (this.spare === engine) this.#dropSpare();
+        if (this.engine !== engine || error.code === 'cancelled') return;
+        this.#failAll(new OffcutError('worker-crashed', `the engine did not restart: ${error.message}`,
+          { code: error.code }));
+      },
+    );
+  }
+
+  /** Replace a busy worker: the spare takes over (booted, or at least booting, with the same
+   *  model), else a fresh one boots (a few seconds, while the user picks the next image). */
   #restart() {
     this.worker.terminate();
     // Requests still queued in the old worker cannot be replayed: their bytes were moved
     // there and the cutout they would use is gone.
-    for (const id of this.unanswered) {
+    for (const id of this.engine.unanswered) {
       const entry = this.pending.get(id);
       if (!entry) continue;
       this.pending.delete(id);
       entry.reject(new OffcutError('cancelled', 'the engine restarted'));
     }
-    this.#spawn();
+    const spare = this.spare;
+    this.spare = null;
+    if (spare) {
+      this.engine = spare;
+      this.onSpare(null);
+      // The page switched models since the spare started: it loads this one next (queued
+      // behind its boot if that is still running).
+      if (spare.modelId !== this.boot.modelId) {
+        const modelId = this.boot.modelId;
+        this.#call('set-model', { modelId }, null).then(
+          (result) => { if (this.engine === spare) this.boot.modelId = result.modelId; },
+          () => {},
+        );
+      }
+    } else {
+      this.engine = this.#spawn();
+      this.#boot(this.engine);
+    }
     this.restarts += 1;
-    // Boot progress goes to whatever request waits behind the boot, so its card says so.
-    const forward = (stage, done, total) => this.pending.get(this.unanswered[1])?.onProgress(stage, done, total);
-    const boot = this.#call('init', { ...this.boot }, forward);
-    boot.then(
-      (result) => { this.boot.modelId = result.modelId; },
-      (error) => {
-        if (error.code === 'cancelled') return;
-        this.#failAll(new OffcutError('worker-crashed', `the engine did not restart: ${error.message}`,
-          { code: error.code }));
-      },
-    );
     this.onRestart();
   }
 
@@ -154,8 +229,9 @@ export class OffcutWorker {
    *  Resolves {models, modelId, backend: 'webgpu'|'wasm', threads, cached, timings}. */
   init(modelId, onProgress, options = {}) {
     this.boot = { modelId, ...options };
+    const engine = this.engine;
     const request = this.#call('init', this.boot, onProgress);
-    request.then((result) => { this.boot.modelId = result.modelId; }, () => {});
+    request.then((result) => { this.boot.modelId = result.modelId; engine.ready = true; }, () => {});
     return request;
   }
 
@@ -171,6 +247,7 @@ export class OffcutWorker {
    *  height, info, preview: preview()'s result or null, timings, backend}. The worker keeps
    *  this cutout for preview() and render(). */
   process(bytes, options, onProgress) {
+    this.spareWanted = true;
     return this.#call('process', { bytes, ...options }, onProgress, [bytes]);
   }
 
@@ -194,6 +271,7 @@ export class OffcutWorker {
   }
 
   terminate() {
+    this.#dropSpare();
     this.worker.terminate();
   }
 }

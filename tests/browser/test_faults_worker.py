@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_backends import tiny_entry, tiny_model
 
 from browsing import CHROMIUM_ARGS, chromium_path, wait_for_state
@@ -26,6 +28,8 @@ from support import SHARED_DEV, jpeg_bytes
 # Generous bounds for events that take well under a second when things work; they only keep
 # a broken run from hanging. On main's code the old worker never closed at all.
 EVENT_TIMEOUT_MS = 15_000
+IN_MODEL = "() => document.getElementById('progress-stage').textContent === 'Finding the subject'"
+SPARE_READY = "() => document.body.dataset.spare === 'ready'"
 
 
 def photo_rgb() -> np.ndarray:
@@ -89,8 +93,7 @@ def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     wait_for_state(page, "done", timeout_s=300)
     shown = page.locator("#cutout-image").get_attribute("src")
     small_size = Image.open(photos["small"]).size
-    assert len(workers) == 1
-    busy = workers[0]
+    busy = workers[0]  # any later one is the spare, booting now the page is idle
     closed: list = []
     busy.on("close", lambda worker: closed.append(worker))
 
@@ -115,8 +118,69 @@ def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     page.set_input_files("#file-input", str(photos["other"]))
     wait_for_state(page, "done", timeout_s=300)
     assert page.locator("#cutout-image").get_attribute("src") != shown
-    assert len(workers) == 2  # one restart, not one per request
+    # One restart (the spare took over, and a new spare boots), not one per request.
+    assert len(workers) <= 3
     assert downloaded_size(page) == small_size
+
+
+# What the next photo may cost beyond its own time after a cancel (issue 11 item 4 asks 2 s).
+# Here, on 2 cores shared with other jobs, the same photo's own time alone varies by seconds
+# (4-10 s), and a promoted spare runs the model for the first time; measured +0.5 to +12 s
+# with a spare, +18 to +41 s with a cold restart (tests/bench/cancel.py gives the numbers).
+NEXT_PHOTO_MARGIN_S = 10.0
+
+
+def settle(page, predicate: str, timeout_ms: int = 300_000) -> bool:
+    """Let the page run until the JS ``predicate`` holds; False (not an error) if it never does."""
+    try:
+        page.wait_for_function(predicate, timeout=timeout_ms, polling=20)
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
+def seconds_to_result(page, photo: Path, on_start=lambda: None) -> float:
+    t0 = time.perf_counter()
+    page.set_input_files("#file-input", str(photo))
+    page.wait_for_function("() => document.body.dataset.state === 'processing'", polling=20)
+    on_start()
+    page.wait_for_function("() => document.body.dataset.state === 'done'", timeout=300_000,
+                           polling=20)
+    return time.perf_counter() - t0
+
+
+def test_after_a_cancel_the_next_photo_takes_its_own_time(recorded_context, base_url, photos):
+    """A spare worker, booted while the page is idle, takes over at a cancel: the next photo
+    does not wait for a new Pyodide to boot (issue 11 item 4)."""
+    context, _ = recorded_context
+    page = context.new_page()
+    workers = engine_workers(page)
+    page.goto(base_url + "/")
+    wait_for_state(page, "ready")
+    page.set_input_files("#file-input", str(photos["small"]))
+    wait_for_state(page, "done", timeout_s=300)
+    settle(page, SPARE_READY, 120_000)  # on a build without a spare, nothing comes: timing says so
+    alone = min(seconds_to_result(page, photos["other"]), seconds_to_result(page, photos["small"]))
+    started = len(workers)
+
+    page.set_input_files("#file-input", str(photos["big"]))
+    page.wait_for_function(IN_MODEL, timeout=300_000)
+    page.click("#cancel")
+    wait_for_state(page, "done", timeout_s=EVENT_TIMEOUT_MS / 1000)
+    # A cold restart spawns its worker at the cancel; the next spare only once this photo
+    # is done (its spawn can beat the 'done' state here, so count at the start).
+    counted: list = []
+    after_cancel = seconds_to_result(page, photos["other"], lambda: counted.append(len(workers)))
+    booted_meanwhile = counted[0] - started
+
+    assert after_cancel <= alone + NEXT_PHOTO_MARGIN_S, (
+        f"next photo {after_cancel:.1f} s after a cancel, {alone:.1f} s alone")
+    assert booted_meanwhile == 0, "a worker booted between the cancel and the next result"
+    width, height = Image.open(photos["other"]).size
+    assert page.locator("#result-size").inner_text() == f"{width} × {height} px"
+    # The page is idle again: a new spare boots for the next cancel.
+    assert settle(page, SPARE_READY), "no new spare after the old one took over"
+    assert len(workers) == started + 1
 
 
 def test_replacing_a_big_photo_stops_it(recorded_context, base_url, photos):
@@ -152,6 +216,8 @@ def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url
     wait_for_state(page, "ready")
     page.set_input_files("#file-input", str(photos["small"]))
     wait_for_state(page, "done", timeout_s=300)
+    closed: list = []
+    workers[0].on("close", lambda worker: closed.append(worker))
     # Cancel once the full-size render is under way (a PNG encode: hundreds of ms here).
     page.evaluate("""async () => {
       document.getElementById('download').click();
@@ -159,8 +225,8 @@ def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url
       document.getElementById('cancel').click();
     }""")
     wait_for_state(page, "done")
-    wait_until(page, lambda: len(workers) == 2)
-    assert len(workers) == 2, "the save was not cancelled mid-render"
+    wait_until(page, lambda: closed)
+    assert closed, "the save was not cancelled mid-render"
     serial = page.evaluate("() => document.getElementById('viewer').dataset.previewSerial")
     page.click("label:has(#bg-white)")
     page.wait_for_function(
