@@ -25,6 +25,9 @@ const RESTART_ON_CANCEL = new Set(['process', 'render']);
 // A failed WebGPU backend is not tried again by a restarted worker.
 const WEBGPU_GAVE_UP = new Set(['webgpu-failed', 'webgpu-slow']);
 
+// How long the page must stay quiet before a spare worker boots (see #scheduleSpare).
+const SPARE_QUIET_MS = 3000;
+
 export class OffcutWorker {
   constructor(url = new URL('./worker.js', import.meta.url)) {
     this.url = url;
@@ -98,8 +101,9 @@ export class OffcutWorker {
         if (message.code === 'webgpu-slow') this.#gaveUpOnWebgpu(message);
       }
     }
-    // The current worker has nothing left to do: the spare boots now, not during a job.
-    if (engine === this.engine && !engine.unanswered.length) this.#warmSpare();
+    // The current worker has nothing left to do: the spare boots once the page stays quiet,
+    // not during a job.
+    if (engine === this.engine && !engine.unanswered.length) this.#scheduleSpare();
   }
 
   /** A spare started on WebGPU is no use once the page has given WebGPU up. */
@@ -117,6 +121,7 @@ export class OffcutWorker {
   }
 
   #call(type, payload, onProgress, transfer = [], engine = this.engine) {
+    clearTimeout(this.spareTimer); // busy again: a spare would compete with this request
     const id = this.nextId++;
     let resolve, reject;
     const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
@@ -143,6 +148,14 @@ export class OffcutWorker {
   /** Boot a worker with the current model, while this one is idle, so that a cancel can hand
    *  the next request to it at once: Pyodide's boot (seconds to tens of seconds) is the slow
    *  part of a restart. One at most (a second Pyodide heap and model session: README, Cancel). */
+  /** A spare's boot takes both cores for seconds: wait until the page has been quiet for
+   *  SPARE_QUIET_MS, so that a user who goes on at once (an option change, the next photo)
+   *  is not slowed by it. */
+  #scheduleSpare() {
+    clearTimeout(this.spareTimer);
+    this.spareTimer = setTimeout(() => this.#warmSpare(), SPARE_QUIET_MS);
+  }
+
   #warmSpare() {
     if (this.spare || !this.spareWanted || !this.boot || !this.engine.ready) return;
     const spare = this.#spawn();
