@@ -331,7 +331,7 @@ def native_model_seconds(model_id: str, runs: int = 5) -> float:
     session = ort.InferenceSession(str(fetch.runtime_model(record.raw, ROOT / ".cache")), options,
                                    providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    side = record.input_size
+    side = record.size
     tensor = np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
     session.run(None, {name: tensor})
     times = []
