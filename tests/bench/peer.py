@@ -222,11 +222,33 @@ class OffcutTab:
 class PeerTab:
     def __init__(self, context, base: str) -> None:
         self.page = context.new_page()
+        self.base = base
         self.page.goto(base + "/index.html")
         self.page.wait_for_function("() => window.peerReady === true", timeout=60_000)
 
-    def run(self, photo_url: str) -> dict:
-        return self.page.evaluate("url => peerRun(url)", photo_url)
+    def run(self, photo: Path) -> dict:
+        """``photo`` must lie in the peer site's ``photos/`` folder (make_photo puts it there)."""
+        return self.page.evaluate("url => peerRun(url)", f"{self.base}/photos/{photo.name}")
+
+
+CONTENDERS = ("offcut Best", "offcut Fast", "imgly")
+
+
+def open_tab(context, bases: dict, label: str):
+    """A tab of one contender, loaded and ready for a photo."""
+    if label == "imgly":
+        return PeerTab(context, bases["peer"])
+    return OffcutTab(context, bases["offcut"],
+                     "isnet-medium" if label == "offcut Best" else "u2netp")
+
+
+def fresh_browser(playwright, prefix: str):
+    """(profile folder, browser context) of a new Chromium with its own profile."""
+    profile = tempfile.mkdtemp(prefix=prefix)
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path="/usr/bin/chromium", args=ARGS,
+        viewport={"width": 1280, "height": 800})
+    return profile, context
 
 
 # ------------------------------------------------------------------------------- the runs
@@ -247,20 +269,13 @@ def median(values: list[float]) -> float:
 
 def side_by_side(playwright, bases: dict, photo: Path, runs: int) -> dict:
     """Cold run then ``runs`` interleaved warm runs of each contender in one browser."""
-    profile = tempfile.mkdtemp(prefix="offcut-peer-")
-    context = playwright.chromium.launch_persistent_context(
-        profile, executable_path="/usr/bin/chromium", args=ARGS,
-        viewport={"width": 1280, "height": 800})
+    _, context = fresh_browser(playwright, "offcut-peer-")
     try:
-        tabs = {"offcut Best": OffcutTab(context, bases["offcut"], "isnet-medium"),
-                "offcut Fast": OffcutTab(context, bases["offcut"], "u2netp"),
-                "imgly": PeerTab(context, bases["peer"])}
-        photo_url = f"{bases['peer']}/photos/{photo.name}"
+        tabs = {label: open_tab(context, bases, label) for label in CONTENDERS}
 
         def once(label: str) -> dict:
-            tab = tabs[label]
-            tab.page.bring_to_front()
-            return tab.run(photo_url if label == "imgly" else photo)
+            tabs[label].page.bring_to_front()
+            return tabs[label].run(photo)
 
         results = {label: {"cold": once(label), "warm": []} for label in tabs}
         for _ in range(runs):
@@ -273,21 +288,12 @@ def side_by_side(playwright, bases: dict, photo: Path, runs: int) -> dict:
 
 def peak_memory(playwright, bases: dict, photo: Path, label: str) -> int:
     """Peak PSS of a fresh browser doing one cold and one warm run of one contender."""
-    profile = tempfile.mkdtemp(prefix="offcut-peer-mem-")
-    context = playwright.chromium.launch_persistent_context(
-        profile, executable_path="/usr/bin/chromium", args=ARGS,
-        viewport={"width": 1280, "height": 800})
+    profile, context = fresh_browser(playwright, "offcut-peer-mem-")
     try:
         with PeakSampler(profile) as sampler:
-            if label == "imgly":
-                tab = PeerTab(context, bases["peer"])
-                for _ in range(2):
-                    tab.run(f"{bases['peer']}/photos/{photo.name}")
-            else:
-                tab = OffcutTab(context, bases["offcut"],
-                                "isnet-medium" if label == "offcut Best" else "u2netp")
-                for _ in range(2):
-                    tab.run(photo)
+            tab = open_tab(context, bases, label)
+            for _ in range(2):
+                tab.run(photo)
         return sampler.peak
     finally:
         context.close()
@@ -416,7 +422,7 @@ def main() -> None:
             photo = make_photo(args.photo, SIZES[args.memory], photos)
             report["peak_pss_mib"] = {}
             print(f"\n## peak PSS of the browser's processes, {args.memory}, one browser each")
-            for label in ("offcut Best", "offcut Fast", "imgly"):
+            for label in CONTENDERS:
                 peak = peak_memory(playwright, bases, photo, label) / 2**20
                 report["peak_pss_mib"][label] = peak
                 print(f"{label}: {peak:.0f} MiB")

@@ -77,6 +77,20 @@ def downloaded_image(page) -> Image.Image:
     return Image.open(io.BytesIO(Path(info.value.path()).read_bytes()))
 
 
+def page_with_engine(recorded_context, base_url: str, first_photo=None):
+    """(page, its engine workers as they start) with the engine ready, after a first photo
+    has been processed when one is given."""
+    context, _ = recorded_context
+    page = context.new_page()
+    workers = engine_workers(page)
+    page.goto(base_url + "/")
+    wait_for_state(page, "ready")
+    if first_photo is not None:
+        page.set_input_files("#file-input", str(first_photo))
+        wait_for_state(page, "done", timeout_s=300)
+    return page, workers
+
+
 def downloaded_size(page) -> tuple[int, int]:
     return downloaded_image(page).size
 
@@ -84,13 +98,7 @@ def downloaded_size(page) -> tuple[int, int]:
 def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     recorded_context, base_url, photos
 ):
-    context, _ = recorded_context
-    page = context.new_page()
-    workers = engine_workers(page)
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    page.set_input_files("#file-input", str(photos["small"]))
-    wait_for_state(page, "done", timeout_s=300)
+    page, workers = page_with_engine(recorded_context, base_url, photos["small"])
     shown = page.locator("#cutout-image").get_attribute("src")
     small_size = Image.open(photos["small"]).size
     busy = workers[0]  # any later one is the spare, booting now the page is idle
@@ -98,10 +106,7 @@ def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     busy.on("close", lambda worker: closed.append(worker))
 
     page.set_input_files("#file-input", str(photos["big"]))
-    page.wait_for_function(
-        "() => document.getElementById('progress-stage').textContent === 'Finding the subject'",
-        timeout=300_000,
-    )
+    page.wait_for_function(IN_MODEL, timeout=300_000)
     page.click("#cancel")
     # The page is usable at once and still shows (and can save) the earlier result...
     wait_for_state(page, "done", timeout_s=EVENT_TIMEOUT_MS / 1000)
@@ -152,13 +157,7 @@ def seconds_to_result(page, photo: Path, on_start=lambda: None) -> float:
 def test_after_a_cancel_the_next_photo_takes_its_own_time(recorded_context, base_url, photos):
     """A spare worker, booted while the page is idle, takes over at a cancel: the next photo
     does not wait for a new Pyodide to boot (issue 11 item 4)."""
-    context, _ = recorded_context
-    page = context.new_page()
-    workers = engine_workers(page)
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    page.set_input_files("#file-input", str(photos["small"]))
-    wait_for_state(page, "done", timeout_s=300)
+    page, workers = page_with_engine(recorded_context, base_url, photos["small"])
     settle(page, SPARE_READY, 120_000)  # on a build without a spare, nothing comes: timing says so
     alone = min(seconds_to_result(page, photos["other"]), seconds_to_result(page, photos["small"]))
     started = len(workers)
@@ -186,18 +185,11 @@ def test_after_a_cancel_the_next_photo_takes_its_own_time(recorded_context, base
 def test_replacing_a_big_photo_stops_it(recorded_context, base_url, photos):
     """Choosing another photo while a big one runs is a cancel too: the next result comes
     from a fresh worker, not after the big photo is finished."""
-    context, _ = recorded_context
-    page = context.new_page()
-    workers = engine_workers(page)
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
+    page, workers = page_with_engine(recorded_context, base_url)
     closed: list = []
     workers[0].on("close", lambda worker: closed.append(worker))
     page.set_input_files("#file-input", str(photos["big"]))
-    page.wait_for_function(
-        "() => document.getElementById('progress-stage').textContent === 'Finding the subject'",
-        timeout=300_000,
-    )
+    page.wait_for_function(IN_MODEL, timeout=300_000)
     page.set_input_files("#file-input", str(photos["small"]))
     wait_until(page, lambda: closed)
     assert closed, "the replaced job kept running in the same worker"
@@ -209,13 +201,7 @@ def test_replacing_a_big_photo_stops_it(recorded_context, base_url, photos):
 def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url, photos):
     """Cancelling a save mid-render replaces the worker, and with it the cutout it held: the
     next option change must still bring a new view (the photo runs again), and saving works."""
-    context, _ = recorded_context
-    page = context.new_page()
-    workers = engine_workers(page)
-    page.goto(base_url + "/")
-    wait_for_state(page, "ready")
-    page.set_input_files("#file-input", str(photos["small"]))
-    wait_for_state(page, "done", timeout_s=300)
+    page, workers = page_with_engine(recorded_context, base_url, photos["small"])
     closed: list = []
     workers[0].on("close", lambda worker: closed.append(worker))
     # Cancel once the full-size render is under way (a PNG encode: hundreds of ms here).
