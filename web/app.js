@@ -29,10 +29,13 @@ const state = {
   worker: null,
   workerBroken: false, // the worker died: the next request needs a fresh one
   ready: false, // init finished: a model is loaded
+  booting: null, // the init request in flight (not a job: a photo may run beside it)
   models: [],
   modelId: null, // the model the worker has loaded
   queued: null, // a source chosen before the engine was ready
-  shown: null, // what is on screen: {source, width, height (the photo's), key, afterUrl, beforeUrl}
+  shown: null, // what is on screen: {source, width, height (the photo's), key, afterUrl, beforeUrl,
+  //              lastPreview, interim: a first look by the small model, not downloadable}
+  underInterim: null, // the result a first look covers, put back if the real one never comes
   job: null, // the one request in flight that Cancel or a newer request may stop
   workerHolds: null, // key of the cutout the worker keeps for render()
   lostView: null, // key of the cutout on screen that a worker restart dropped (a cancelled save)
@@ -108,7 +111,7 @@ function setState(name) {
   const busy = name === 'processing' || name === 'booting';
   $('download').disabled = !state.shown || busy;
   // No Download (and no result details) until there is something to download.
-  $('download-box').hidden = !state.shown;
+  $('download-box').hidden = !state.shown || Boolean(state.shown.interim);
   // On the image area only: aria-busy on <body> would also silence the live status line.
   $('workspace').setAttribute('aria-busy', String(busy));
 }
@@ -179,8 +182,14 @@ function cancelJob({ revert = true } = {}) {
 
 function cancelByUser() {
   const kind = state.job?.kind;
+  const source = state.job?.source;
   cancelJob();
-  if (kind === 'process') showPending(null);
+  if (kind === 'process') {
+    dropInterim(source);
+    showPending(null);
+  }
+  // The engine is still starting: its progress shows again.
+  if (!state.ready && state.booting) progress.start('Starting the engine', { modelLabel: modelLabel(options.modelId) });
   setState(idleState());
   announce(kind === 'model' ? `Kept the ${modelLabel(state.modelId)} model.` : 'Cancelled.');
 }
@@ -265,16 +274,26 @@ async function startEngine({ then } = {}) {
   options.setModelsEnabled(false);
   setState('booting');
   progress.start('Starting the engine', { modelLabel: modelLabel(modelId) });
+  // Not a job: a photo picked meanwhile runs beside it (it waits in the worker for what it
+  // needs, and shows a first look), and owns the progress card while it does.
+  const request = worker.init(modelId, (...args) => { if (!state.job) progress.update(...args); },
+    engineOptions());
+  state.booting = request;
   try {
-    const request = worker.init(modelId, (...args) => progress.update(...args), engineOptions());
-    const result = await track(request, 'init');
+    const result = await request;
+    if (state.worker !== worker) return; // a newer start replaced this one
+    state.booting = null;
+    if (!state.job) progress.stop();
     engineReady(result);
     settleWaiters(null);
     if (then) then();
     else if (state.queued) process(state.queued);
   } catch (error) {
+    if (state.worker !== worker) return;
+    state.booting = null;
+    if (!state.job) progress.stop();
     options.setModelsEnabled(true);
-    if (error !== SUPERSEDED) settleWaiters(error);
+    settleWaiters(error);
     failed(error, () => startEngine({ then }));
   }
 }
@@ -284,7 +303,7 @@ function whenReady() {
   if (state.ready && !state.workerBroken) return Promise.resolve();
   return new Promise((resolve, reject) => {
     state.readyWaiters.push({ resolve, reject });
-    if (state.workerBroken || state.job?.kind !== 'init') startEngine();
+    if (state.workerBroken || !state.booting) startEngine();
   });
 }
 
@@ -301,7 +320,8 @@ function engineReady(result) {
   state.models = result.models || [];
   options.showRecords(state.models);
   loadedModel(result);
-  options.setModelsEnabled(!batch.running);
+  options.setModelsEnabled(!batch.running && !state.job);
+  if (state.job) return; // a photo is on its way: its own progress says what happens next
   setState(batch.running ? 'processing' : idleState());
   announce(state.shown || state.queued ? 'Ready.' : 'Ready: add a photo to remove its background.');
 }
@@ -402,49 +422,117 @@ function showPending(source) {
 
 async function process(source, { keepView = false } = {}) {
   showPending(source);
-  if (!state.ready) {
+  // While the engine starts, the photo goes to the worker at once (it decodes it as soon as
+  // Python is up and shows a first look while the chosen model loads); only a failed or
+  // broken start makes it wait here.
+  if (state.workerBroken || (!state.ready && !state.booting)) {
     if (state.queued && state.queued !== source && state.queued !== state.shown?.source) {
       URL.revokeObjectURL(state.queued.url);
     }
     state.queued = source;
     announce('Your photo will be processed as soon as the engine is ready.');
-    if (state.job?.kind !== 'init') startEngine(); // the last start failed: try again now
-    return;
-  }
-  if (state.workerBroken) {
-    startEngine({ then: () => process(source, { keepView }) });
+    if (!state.booting) startEngine(); // the last start failed: try again now
     return;
   }
   state.queued = null;
   cancelJob({ revert: false });
   notices.clearError();
   setState('processing');
+  // A first look at another photo is dropped now (what it covered comes back meanwhile).
+  if (state.shown?.interim && state.shown.source !== source) dropInterim(state.shown.source);
   const refineEdges = options.refineEdges;
-  const key = `${source.id}|${state.modelId}|${refineEdges}`;
+  const modelId = state.modelId || options.modelId;
   state.workerHolds = null; // the worker drops or replaces its cutout whatever happens next
   cancelPreview();
-  progress.start('Reading your image', { cancellable: true, modelLabel: modelLabel(state.modelId) });
+  const label = modelLabel(modelId);
+  progress.start(state.ready ? 'Reading your image' : `Starting the engine`, { cancellable: true, modelLabel: label });
+  // A re-run of the photo on screen (another model, edges on or off) keeps its view: a
+  // first look would only flash a rougher cutout over it.
+  const quick = !(keepView && state.shown?.source === source && !state.shown.interim);
+  const view = previewPayload('');
+  let request;
   try {
-    const request = state.worker.process(
+    request = state.worker.process(
       source.bytes.slice(0),
-      { name: source.name, refineEdges, preview: previewPayload('') },
+      { name: source.name, refineEdges, preview: view, quick },
       (...args) => progress.update(...args),
+      (look) => { if (state.job?.request === request) showInterim(source, look); },
     );
     const tracked = track(request, 'process');
     state.job.source = source;
     const result = await tracked;
+    const key = `${source.id}|${result.modelId}|${refineEdges}`;
     state.workerHolds = key;
-    showResult(source, result, { keepView, key });
+    showResult(source, result, { keepView: keepView || Boolean(state.shown?.interim), key });
+    // The look changed while the photo was in the worker: show the current one.
+    if (JSON.stringify(previewPayload('').options) !== JSON.stringify(view.options)) schedulePreview();
   } catch (error) {
+    if (error !== SUPERSEDED) dropInterim(source);
     // WebGPU was too slow: the bridge already restarted the engine on WASM; run it there.
     if (error?.code === 'webgpu-slow') return process(source, { keepView });
     if (error !== SUPERSEDED) showPending(null);
+    // The engine itself did not start: its own failure says so and its Retry runs this photo.
+    if (!state.ready && error?.code !== 'cancelled' && error !== SUPERSEDED) {
+      const started = state.booting ? await state.booting.then(() => true, () => false) : false;
+      if (!started) {
+        state.queued = source;
+        return;
+      }
+    }
     failed(error, () => process(source, { keepView }));
   }
 }
 
-function showResult(source, result, { keepView, key }) {
+/** The small model's first look at `source`, while the chosen model works or downloads.
+ *  It stands in the view (labelled, nothing to download) until the real cutout replaces it;
+ *  the result it covers comes back if that never happens (see dropInterim). */
+function showInterim(source, look) {
   const previous = state.shown;
+  if (!previous?.interim) state.underInterim = previous;
+  else revokePreview(previous);
+  state.shown = {
+    source, width: look.preview.outWidth, height: look.preview.outHeight, key: null,
+    afterUrl: null, beforeUrl: null, interim: true,
+  };
+  $('drop-zone').hidden = true;
+  $('pending').hidden = true;
+  $('viewer-area').hidden = false;
+  showPreview(look.preview, { first: true });
+  const note = $('interim-note');
+  note.textContent = `First look by the ${modelLabel(look.modelId)} model. `
+    + `The ${modelLabel(look.finalModelId)} cutout replaces it when ready.`;
+  note.hidden = false;
+  setState('processing');
+  announce(`First look ready; the ${modelLabel(look.finalModelId)} model is still working.`);
+}
+
+/** The real cutout for `source` will not come (cancelled, failed): the first look goes and
+ *  what it covered comes back. */
+function dropInterim(source) {
+  const shown = state.shown;
+  if (!shown?.interim || shown.source !== source) return;
+  revokePreview(shown);
+  $('interim-note').hidden = true;
+  const under = state.underInterim;
+  state.underInterim = null;
+  state.shown = under;
+  if (under?.lastPreview) {
+    under.afterUrl = under.beforeUrl = null;
+    showPreview(under.lastPreview, { first: true });
+  } else {
+    state.shown = null;
+    $('viewer-area').hidden = true;
+    $('drop-zone').hidden = false;
+  }
+}
+
+function showResult(source, result, { keepView, key }) {
+  const under = state.underInterim;
+  state.underInterim = null;
+  $('interim-note').hidden = true;
+  // What a first look covered is replaced now, as it would have been without one.
+  const previous = state.shown?.interim ? under : state.shown;
+  if (state.shown?.interim) revokePreview(state.shown);
   state.shown = { source, width: result.width, height: result.height, key, afterUrl: null, beforeUrl: null };
   const sameSource = previous?.source === source;
   if (previous) {
@@ -542,6 +630,7 @@ function showPreview(result, { keepView = true, first = false } = {}) {
   if (!result || !shown) return;
   const oldAfter = shown.afterUrl;
   const oldBefore = result.before ? shown.beforeUrl : null;
+  shown.lastPreview = result.before ? result : { ...result, before: shown.lastPreview?.before || null };
   shown.afterUrl = URL.createObjectURL(result.after);
   if (result.before) shown.beforeUrl = URL.createObjectURL(result.before);
   live.beforeKey = result.beforeKey;

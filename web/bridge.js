@@ -22,6 +22,9 @@ export class OffcutError extends Error {
 // cancelling one of these while it runs replaces the worker; anything else is skipped by the
 // worker itself (a queued request, a download it can abort, a short preview render).
 const RESTART_ON_CANCEL = new Set(['process', 'render']);
+// ...unless the worker said it is only waiting for a model download (worker.js waitForModel):
+// then it handles the cancel itself, and the download goes on.
+const WAITING_STAGES = new Set(['model-wait', 'model-download', 'model-verify']);
 // A failed WebGPU backend is not tried again by a restarted worker.
 const WEBGPU_GAVE_UP = new Set(['webgpu-failed', 'webgpu-slow']);
 
@@ -91,7 +94,10 @@ export class OffcutWorker {
     const entry = this.pending.get(message.id);
     if (entry) {
       if (message.type === 'progress') {
+        entry.stage = message.stage;
         entry.onProgress(message.stage, message.done, message.total);
+      } else if (message.type === 'partial') {
+        entry.onPartial(message.result);
       } else if (message.type === 'result') {
         this.pending.delete(message.id);
         entry.resolve(message.result);
@@ -120,12 +126,19 @@ export class OffcutWorker {
     this.#restart();
   }
 
-  #call(type, payload, onProgress, transfer = [], engine = this.engine) {
+  #call(type, payload, onProgress, transfer = [], engine = this.engine, onPartial = null) {
     clearTimeout(this.spareTimer); // busy again: a spare would compete with this request
     const id = this.nextId++;
     let resolve, reject;
     const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-    this.pending.set(id, { resolve, reject, type, onProgress: onProgress || (() => {}) });
+    this.pending.set(id, {
+      resolve,
+      reject,
+      type,
+      stage: null,
+      onProgress: onProgress || (() => {}),
+      onPartial: onPartial || (() => {}),
+    });
     engine.unanswered.push(id);
     engine.worker.postMessage({ id, type, payload }, transfer);
     promise.id = id;
@@ -138,7 +151,8 @@ export class OffcutWorker {
     if (!entry) return;
     this.pending.delete(id);
     entry.reject(new OffcutError('cancelled', 'cancelled by the user'));
-    if (this.engine.unanswered[0] === id && RESTART_ON_CANCEL.has(entry.type) && this.boot) {
+    const busy = RESTART_ON_CANCEL.has(entry.type) && !WAITING_STAGES.has(entry.stage);
+    if (this.engine.unanswered[0] === id && busy && this.boot) {
       this.#restart();
     } else {
       this.worker.postMessage({ id: this.nextId++, type: 'cancel', payload: { target: id } });
@@ -256,12 +270,17 @@ export class OffcutWorker {
   }
 
   /** Cut out one image. `bytes` (ArrayBuffer) is transferred: the caller's copy is detached.
-   *  options: {name, refineEdges, preview: preview()'s payload or absent}. Resolves {width,
-   *  height, info, preview: preview()'s result or null, timings, backend}. The worker keeps
-   *  this cutout for preview() and render(). */
-  process(bytes, options, onProgress) {
+   *  options: {name, refineEdges, preview: preview()'s payload or absent, quick: bool}.
+   *  Resolves {width, height, info, preview: preview()'s result or null, timings, backend}.
+   *  The worker keeps this cutout for preview() and render().
+   *  May be sent before init resolves: the worker waits for the model it is loading.
+   *  With `quick` and a preview, when the page's model is not the smallest one,
+   *  `onPartial({modelId, finalModelId, preview, seconds})` first gets the smallest model's
+   *  look at the photo (screen size only, nothing to download), while the chosen model runs
+   *  or still downloads. */
+  process(bytes, options, onProgress, onPartial) {
     this.spareWanted = true;
-    return this.#call('process', { bytes, ...options }, onProgress, [bytes]);
+    return this.#call('process', { bytes, ...options }, onProgress, [bytes], this.engine, onPartial);
   }
 
   /** Render the last cutout as render() would, at screen resolution, for the live view.

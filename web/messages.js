@@ -30,6 +30,8 @@ export function stageLabel(stage, model) {
     case 'packages': return 'Loading image libraries';
     case 'model-download': return `Downloading the ${name}`;
     case 'model-verify': return `Checking the ${name} download`;
+    case 'model-wait': return `Waiting for the ${name}`;
+    case 'quick': return 'Taking a first look';
     case 'session': return `Preparing the ${name}`;
     case 'decode': return 'Reading your image';
     case 'prepare': return 'Preparing the image';
@@ -49,10 +51,11 @@ const TIMING_LABELS = {
   refine: 'edges',
   foreground: 'colours',
   encode: 'preview',
+  quick: 'first look',
 };
 
 /** Pipeline order, so the times read in the order the work happened. */
-const TIMING_ORDER = ['decode', 'prepare', 'model', 'finish', 'refine', 'foreground', 'encode'];
+const TIMING_ORDER = ['decode', 'prepare', 'quick', 'model', 'finish', 'refine', 'foreground', 'encode'];
 const rank = (key) => (TIMING_ORDER.includes(key) ? TIMING_ORDER.indexOf(key) : TIMING_ORDER.length);
 
 /** "read 0.12 s · model 1.4 s · … · total 2.0 s" from {stage: seconds}. */

@@ -14,6 +14,10 @@ const state = {
   ort: null,
   models: null, // models/index.json entries
   model: null, // current entry
+  target: null, // the entry being loaded for the page, or loaded (then === model)
+  loading: null, // promise of the latest model load (init's or set-model's)
+  python: null, // promise: Pyodide booted and offcut imported
+  quick: null, // promise of {entry, session} for first looks (offcut.quick), or of null
   modelBytes: null, // kept for a WASM fallback session when WebGPU fails
   session: null,
   backend: null, // 'webgpu' | 'wasm'
@@ -25,6 +29,8 @@ const state = {
 };
 const cancelled = new Set();
 const controllers = new Map(); // request id -> AbortController for downloads
+const cancelWaiters = new Map(); // request id -> reject: a request waiting for a model load
+const loadListeners = new Set(); // progress callbacks of requests waiting for a model load
 let queue = Promise.resolve();
 
 class WorkerError extends Error {
@@ -178,26 +184,38 @@ async function setModel(id, modelId, progress) {
   const entry = state.models.find((m) => m.id === modelId);
   if (!entry) throw new WorkerError('invalid-option', `unknown model ${modelId}`);
   if (state.model && state.model.id === modelId && state.session) {
+    state.target = state.model;
     return { modelId, backend: state.backend, threads: state.threads, cached: true, timings: {} };
   }
+  state.target = entry;
+  loadQuick(entry);
+  // Requests waiting for this model (see waitForModel) see its download too.
+  const report = (stage, done, total) => {
+    progress(stage, done, total);
+    for (const listener of loadListeners) listener(stage, done, total);
+  };
   const t0 = performance.now();
   const controller = new AbortController();
   controllers.set(id, controller);
   let loaded;
   try {
-    loaded = await loadModel(entry, { progress, signal: controller.signal, warn });
+    loaded = await loadModel(entry, { progress: report, signal: controller.signal, warn });
+    checkCancelled(id);
+  } catch (error) {
+    state.target = state.session ? state.model : null; // the page keeps the model it had
+    throw error;
   } finally {
     controllers.delete(id);
   }
-  checkCancelled(id);
   const tLoaded = seconds(t0);
-  progress('session', 0, 1);
+  report('session', 0, 1);
   if (state.session) await state.session.release().catch(() => {});
   state.session = null;
+  state.model = null;
   await createSession(loaded.bytes);
   state.model = entry;
   state.modelBytes = loaded.bytes;
-  progress('session', 1, 1);
+  report('session', 1, 1);
   return {
     modelId,
     backend: state.backend,
@@ -205,6 +223,97 @@ async function setModel(id, modelId, progress) {
     cached: loaded.cached,
     timings: { modelLoad: tLoaded, session: seconds(t0) - tLoaded },
   };
+}
+
+/** The smallest model (by download size) gives first looks while a bigger one is chosen: it
+ *  is loaded beside it, on WASM (it needs no GPU: ~0.5 s for a look). */
+function loadQuick(chosen) {
+  if (state.quick || !state.models?.length) return;
+  const smallest = state.models.reduce((a, b) => ((b.bytes || 0) < (a.bytes || 0) ? b : a));
+  if (smallest.id === chosen.id) return;
+  state.quick = (async () => {
+    const loaded = await loadModel(smallest, { progress: () => {}, signal: new AbortController().signal, warn });
+    const session = await state.ort.InferenceSession.create(loaded.bytes, {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+    return { entry: smallest, session };
+  })().catch((error) => {
+    // Only the first look is lost (the chosen model still works): not worth a notice.
+    console.warn(`offcut: no first looks: ${error.message}`);
+    return null;
+  });
+}
+
+/** A promise that rejects when request `id` is cancelled (only while it waits: see
+ *  waitForModel). */
+function untilCancelled(id) {
+  return new Promise((_, reject) => {
+    cancelWaiters.set(id, () => reject(new WorkerError('cancelled', 'cancelled')));
+  });
+}
+
+/** Wait for the page's model to finish loading; its download progress is this request's.
+ *  The worker is idle meanwhile, so a cancel is handled here (the bridge does not replace
+ *  the worker for it) and the download goes on for the next photo. */
+async function waitForModel(id, progress) {
+  progress('model-wait', 0, 1);
+  loadListeners.add(progress);
+  try {
+    await Promise.race([state.loading, untilCancelled(id)]);
+  } finally {
+    loadListeners.delete(progress);
+    cancelWaiters.delete(id);
+  }
+  checkCancelled(id);
+}
+
+/** The small model's look at the photo `started` holds, posted as a 'partial' message before
+ *  the chosen model runs (or while it still loads). Skipped when the small model is not
+ *  loaded yet and the chosen one is: waiting for it would only delay the real cutout. */
+async function quickLook(id, target, view, progress) {
+  if (!state.quick) return;
+  const ready = state.session && state.model === target;
+  // Chosen model ready: the small one only if it already is (a settled promise wins a race
+  // against a plain value); else wait for it, it is small.
+  const quick = ready ? await Promise.race([state.quick, null])
+    : await Promise.race([state.quick, untilCancelled(id)]).finally(() => cancelWaiters.delete(id));
+  if (!quick || quick.entry.id === target.id) return;
+  const t0 = performance.now();
+  progress('quick', 0, 1);
+  const side = view.maxSide || 1024;
+  const record = JSON.stringify(quick.entry);
+  const prepared = callPython('quick_start', record, side);
+  const input = prepared.input.slice(); // own copy: the Python heap view may move
+  const output = await runSession(quick.session, quick.entry, input, prepared.shape);
+  checkCancelled(id);
+  const photo = view.backgroundPhoto ? new Uint8Array(view.backgroundPhoto) : null;
+  const done = callPython('quick_preview', output, record, JSON.stringify(view.options || {}), side, photo);
+  const [after, before] = await Promise.all([
+    pngBlob(done.after, done.width, done.height),
+    pngBlob(done.before, done.width, done.height),
+  ]);
+  checkCancelled(id);
+  post({
+    id,
+    type: 'partial',
+    result: {
+      modelId: quick.entry.id,
+      finalModelId: target.id,
+      preview: {
+        after,
+        before,
+        beforeKey: done.before_key,
+        width: done.width,
+        height: done.height,
+        outWidth: done.out_width,
+        outHeight: done.out_height,
+        seconds: done.seconds,
+      },
+      seconds: seconds(t0),
+    },
+  });
+  progress('quick', 1, 1);
 }
 
 async function init(id, payload, progress) {
@@ -227,13 +336,18 @@ async function start(id, payload, progress) {
   state.preferred = payload.backend || 'auto';
   state.webgpuDeadline = Number(payload.webgpuDeadline) || 0;
   const indexPromise = fetchFile('./models/index.json').then((r) => r.json());
-  // Python boots while the model downloads: they do not depend on each other.
-  const python = bootPython(progress);
-  python.catch(() => {}); // awaited below; a failure before then must not go unhandled
-  await loadOrt();
-  state.models = await indexPromise;
-  const model = await setModel(id, payload.modelId || state.models[0].id, progress);
-  const pythonTimings = await python;
+  // Python boots while the model downloads: they do not depend on each other. A photo sent
+  // meanwhile waits for Python only (see process), not for the model.
+  state.python = bootPython(progress);
+  state.python.catch(() => {}); // awaited below; a failure before then must not go unhandled
+  state.loading = (async () => {
+    await loadOrt();
+    state.models = await indexPromise;
+    return setModel(id, payload.modelId || state.models[0].id, progress);
+  })();
+  state.loading.catch(() => {});
+  const model = await state.loading;
+  const pythonTimings = await state.python;
   return {
     ...model,
     models: state.models.map(({ parts, ...record }) => record),
@@ -244,16 +358,20 @@ async function start(id, payload, progress) {
 
 /** Run the model once per view (shape[0]: 2 when the record asks for a mirrored second
  * view; the models' batch size is fixed at 1); the outputs are concatenated in order. */
-async function runModel(input, shape) {
-  const { ort, model } = state;
+function runModel(input, shape) {
+  return runSession(state.session, state.model, input, shape);
+}
+
+async function runSession(session, model, input, shape) {
+  const { ort } = state;
   const [views, ...one] = shape;
   const step = one.reduce((a, b) => a * b, 1);
-  const name = state.session.outputNames[model.output.index];
+  const name = session.outputNames[model.output.index];
   const parts = [];
   for (let view = 0; view < views; view += 1) {
     const slice = input.subarray(view * step, (view + 1) * step);
     const tensor = new ort.Tensor('float32', slice, [1, ...one]);
-    const outputs = await state.session.run({ [model.input.name]: tensor });
+    const outputs = await session.run({ [model.input.name]: tensor });
     parts.push(outputs[name].data.slice());
     for (const value of Object.values(outputs)) value.dispose?.();
   }
@@ -298,8 +416,8 @@ async function browserDecode(bytes) {
 }
 
 /** Python's decoder first; the browser's when Python cannot read the format. */
-async function startImage(bytes, progress) {
-  const record = JSON.stringify(state.model);
+async function startImage(bytes, model, progress) {
+  const record = JSON.stringify(model);
   try {
     return callPython('start', bytes, record, progress);
   } catch (error) {
@@ -312,9 +430,27 @@ async function startImage(bytes, progress) {
 }
 
 async function process(id, payload, progress) {
-  if (!state.session) throw new WorkerError('internal', 'the model is not loaded yet');
-  const started = await startImage(new Uint8Array(payload.bytes), progress);
+  if (!state.python) throw new WorkerError('internal', 'the engine was not started');
+  await state.python; // the model may still be loading: a first look does not need it
+  if (!state.target) await waitForModel(id, progress);
+  const target = state.target;
+  if (!target) throw new WorkerError('internal', 'no model is loaded');
+  const started = await startImage(new Uint8Array(payload.bytes), target, progress);
   const input = started.input.slice(); // own copy: the Python heap view may move
+  checkCancelled(id);
+  const t0Quick = performance.now();
+  if (payload.preview && payload.quick) {
+    try {
+      await quickLook(id, target, payload.preview, progress);
+    } catch (error) {
+      if (error instanceof WorkerError && error.code === 'cancelled') throw error;
+      console.warn(`offcut: first look failed: ${error.message}`); // the real cutout still comes
+    }
+  }
+  const quickSeconds = seconds(t0Quick);
+  if (!(state.session && state.model === target)) await waitForModel(id, progress);
+  // The page switched models while this photo waited: run the one it has now.
+  if (state.model !== target) throw new WorkerError('model-changed', 'the model changed while waiting');
   checkCancelled(id);
   progress('model', 0, 1);
   const t0 = performance.now();
@@ -339,6 +475,7 @@ async function process(id, payload, progress) {
       { frames: started.info.frames });
   }
   const timings = { ...done.timings, model: modelSeconds };
+  if (payload.preview && payload.quick) timings.quick = quickSeconds;
   let shown = null;
   if (payload.preview) {
     // The first view comes with the result: one round trip, rendered at screen size.
@@ -421,9 +558,14 @@ async function handle(id, type, payload) {
       state.booting = state.booting || init(id, payload, progress);
       outcome = { result: await state.booting };
     } else {
-      if (state.booting) await state.booting.catch(() => {});
-      if (type === 'set-model') outcome = { result: await setModel(id, payload.modelId, progress) };
-      else if (type === 'process') outcome = await process(id, payload, progress);
+      // A photo may start while the model loads (process waits for what it needs itself);
+      // anything else waits for the engine.
+      if (state.booting && type !== 'process') await state.booting.catch(() => {});
+      if (type === 'set-model') {
+        state.loading = setModel(id, payload.modelId, progress);
+        state.loading.catch(() => {});
+        outcome = { result: await state.loading };
+      } else if (type === 'process') outcome = await process(id, payload, progress);
       else if (type === 'render') outcome = render(payload, progress);
       else if (type === 'preview') outcome = { result: await preview(payload) };
       else throw new WorkerError('internal', `unknown request ${type}`);
@@ -442,7 +584,10 @@ self.onmessage = ({ data }) => {
   if (type === 'cancel') {
     cancelled.add(payload.target);
     controllers.get(payload.target)?.abort();
+    cancelWaiters.get(payload.target)?.();
     return;
   }
-  queue = queue.then(() => handle(id, type, payload || {}));
+  // init runs beside the queue: a photo sent while the model downloads can start at once.
+  if (type === 'init') handle(id, type, payload || {});
+  else queue = queue.then(() => handle(id, type, payload || {}));
 };

@@ -39,6 +39,8 @@ class Job:
     record: ModelRecord
     model_input: np.ndarray  # float32 (N, 3, S, S): N views, see offcut.prepare
     timings: dict = field(default_factory=dict)
+    #: A reduced copy of ``decoded`` for a first look by a small model (offcut.quick).
+    quick: Decoded | None = None
 
 
 @dataclass

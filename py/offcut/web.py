@@ -15,7 +15,7 @@ import numpy as np
 from js import Object
 from pyodide.ffi import to_js
 
-from offcut import pipeline
+from offcut import pipeline, quick
 from offcut.errors import OffcutError
 from offcut.records import ModelRecord
 
@@ -117,9 +117,16 @@ def preview(options_json: str, max_side: int, background_photo=None, known_befor
     options = pipeline.ExportOptions.from_dict(json.loads(options_json))
     photo = background_photo.to_bytes() if background_photo is not None else None
     shown = pipeline.preview(cutout, options, photo, int(max_side))
+    return _shown(shown, shown.size, options, known_before, t0)
+
+
+def _shown(shown: pipeline.Preview, size, options, known_before: str, t0: float,
+           key_prefix: str = "") -> dict:
+    """A preview as the worker sends it on (pixels as zero-copy views, the before's key)."""
     height, width = shown.after.shape[:2]
-    before_key = repr((shown.size, width, height, options.crop, options.margin, options.preset,
-                       options.canvas, options.fill, options.max_size, options.strokes))
+    before_key = key_prefix + repr((size, width, height, options.crop, options.margin,
+                                    options.preset, options.canvas, options.fill,
+                                    options.max_size, options.strokes))
     before = None if before_key == known_before else memoryview(shown.before.reshape(-1))
     return {
         "after": memoryview(shown.after.reshape(-1)),
@@ -127,10 +134,42 @@ def preview(options_json: str, max_side: int, background_photo=None, known_befor
         "before_key": before_key,
         "width": width,
         "height": height,
-        "out_width": int(shown.size[0]),
-        "out_height": int(shown.size[1]),
+        "out_width": int(size[0]),
+        "out_height": int(size[1]),
         "seconds": time.perf_counter() - t0,
     }
+
+
+@_guarded
+def quick_start(record_json: str, max_side: int) -> dict:
+    """The small model's input for a first look at the image :func:`start` decoded
+    (``offcut.quick``): ``{input: Float32Array view, shape}``."""
+    job = _state["job"]
+    if job is None:
+        raise OffcutError("no image is waiting for a model output")
+    record = ModelRecord.from_dict(json.loads(record_json))
+    model_input = quick.quick_input(job, record, int(max_side))
+    return {"input": memoryview(model_input.reshape(-1)), "shape": list(model_input.shape)}
+
+
+@_guarded
+def quick_preview(output, record_json: str, options_json: str, max_side: int,
+                  background_photo=None) -> dict:
+    """The small model's output -> the first look, composed as :func:`preview` composes a
+    cutout (RGBA pixels at screen size; ``out_width``/``out_height`` are the file's)."""
+    job = _state["job"]
+    if job is None or job.quick is None:
+        raise OffcutError("quick_start was not called for this image")
+    t0 = time.perf_counter()
+    record = ModelRecord.from_dict(json.loads(record_json))
+    mask = np.frombuffer(output.to_bytes(), dtype=np.float32)
+    cutout = quick.quick_cutout(job, mask, record)
+    options = pipeline.ExportOptions.from_dict(json.loads(options_json))
+    photo = background_photo.to_bytes() if background_photo is not None else None
+    shown = pipeline.preview(cutout, options, photo, int(max_side))
+    size = quick.full_size(shown.size, job.quick, bool(options.preset), options.max_size)
+    # Its own "before" key: the chosen model's view always sends its own before image.
+    return _shown(shown, size, options, "", t0, key_prefix="quick:")
 
 
 @_guarded

@@ -1,0 +1,152 @@
+"""Tiered results: with "Best" chosen, a photo gets the small model's first look at once,
+while Best still downloads or still runs; Best's cutout then replaces it.
+
+Best's download is held in the middle (its parts from 002 on) by a route, so the page stays
+in the "Best is downloading" state for as long as the test needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from browsing import wait_for_state
+from support import SHARED_DEV, jpeg_bytes
+
+HELD_PART = re.compile(r"/models/isnet-medium/(\d+)\.bin")
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    """A photo with an obvious subject (the shared dev set's, else scikit-image's)."""
+    source = SHARED_DEV / "images" / "046.jpg"
+    if source.exists():
+        return source
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("tiered") / "astronaut.jpg"
+    path.write_bytes(jpeg_bytes(data.astronaut()))
+    return path
+
+
+class HeldDownload:
+    """Holds Best's model parts from 002 on until :meth:`release`; counts every part asked."""
+
+    def __init__(self, context):
+        self.held = []
+        self.released = False
+        self.asked = []
+        context.route("**/models/isnet-medium/*.bin", self._handle)
+
+    def _handle(self, route):
+        index = int(HELD_PART.search(route.request.url).group(1))
+        self.asked.append(index)
+        if self.released or index < 2:
+            route.continue_()
+        else:
+            self.held.append(route)
+
+    def release(self):
+        self.released = True
+        for route in self.held:
+            route.continue_()
+        self.held.clear()
+
+
+@pytest.fixture
+def best_page(browser, base_url):
+    """A first visit with "Best" remembered as the user's model; no service worker, so the
+    route sees every model request."""
+    context = browser.new_context(service_workers="block", accept_downloads=True,
+                                  viewport={"width": 1280, "height": 800})
+    context.add_init_script(
+        "if (!localStorage.getItem('offcut.options'))"
+        f" localStorage.setItem('offcut.options', {json.dumps(json.dumps({'modelId': 'isnet-medium'}))});"
+    )
+    download = HeldDownload(context)
+    page = context.new_page()
+    page.goto(base_url + "/")
+    yield page, download
+    download.release()
+    context.close()
+
+
+def shown_alpha(page) -> np.ndarray:
+    """The alpha channel of the cutout image on screen (the preview PNG), HxW uint8."""
+    values = page.evaluate("""async () => {
+        const image = document.getElementById('cutout-image');
+        await image.decode();
+        const canvas = new OffscreenCanvas(image.naturalWidth, image.naturalHeight);
+        const context = canvas.getContext('2d');
+        context.drawImage(image, 0, 0);
+        const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+        const alpha = [];
+        for (let i = 3; i < data.length; i += 4) alpha.push(data[i]);
+        return { width: canvas.width, height: canvas.height, alpha };
+    }""")
+    return np.asarray(values["alpha"], np.uint8).reshape(values["height"], values["width"])
+
+
+def wait_for_first_look(page, timeout_s: float = 240) -> None:
+    page.wait_for_selector("#interim-note", state="visible", timeout=timeout_s * 1000)
+
+
+def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_page, photo):
+    page, download = best_page
+    page.set_input_files("#file-input", str(photo))
+    wait_for_first_look(page)
+    # The first look is on screen while Best is still held mid-download.
+    assert download.held, "Best's download should still be held"
+    assert page.evaluate("document.body.dataset.state") == "processing"
+    note = page.locator("#interim-note").inner_text()
+    assert "Fast" in note and "Best" in note
+    assert page.locator("#download-box").is_hidden(), "a first look is not offered for download"
+    assert page.locator("#progress").is_visible()
+    stage = page.locator("#progress-stage").inner_text()
+    assert "Best" in stage, stage  # waiting for / downloading the Best model
+    look = shown_alpha(page)
+    transparent, opaque = (look < 16).mean(), (look > 240).mean()
+    assert transparent > 0.05 and opaque > 0.05, (transparent, opaque)
+    first_serial = int(page.evaluate("document.getElementById('viewer').dataset.previewSerial"))
+
+    download.release()
+    wait_for_state(page, "done", timeout_s=400)
+    assert page.locator("#interim-note").is_hidden()
+    assert page.locator("#download-box").is_visible()
+    assert int(page.evaluate("document.getElementById('viewer').dataset.previewSerial")) > first_serial
+    assert "first look" in page.locator("#result-timings").text_content()
+    best = shown_alpha(page)
+    assert best.shape == look.shape  # the same view, now from Best
+    assert not np.array_equal(best, look), "Best's cutout should replace the first look"
+    # The part asked first was not asked again: the download was never restarted.
+    assert download.asked.count(0) == 1, download.asked
+
+    # Best is loaded now: the next photo still gets a first look before Best has run.
+    flipped = photo.parent / f"flipped-{photo.name}"
+    if not flipped.exists():
+        Image.open(photo).transpose(Image.FLIP_LEFT_RIGHT).save(flipped, quality=95)
+    page.set_input_files("#file-input", str(flipped))
+    wait_for_first_look(page, timeout_s=120)
+    assert page.evaluate("document.body.dataset.state") == "processing"
+    wait_for_state(page, "done", timeout_s=300)
+    assert page.locator("#interim-note").is_hidden()
+
+
+def test_cancel_during_the_download_keeps_the_download_and_drops_the_first_look(best_page, photo):
+    page, download = best_page
+    page.set_input_files("#file-input", str(photo))
+    wait_for_first_look(page)
+    page.click("#cancel")
+    # The first look goes with the job it stood for; the page is back where it was.
+    page.wait_for_selector("#interim-note", state="hidden", timeout=10_000)
+    assert page.locator("#drop-zone").is_visible()
+    assert page.locator("#viewer-area").is_hidden()
+    download.release()
+    # The engine finishes starting on the download it had (not a restarted one).
+    wait_for_state(page, "ready", timeout_s=400)
+    assert download.asked.count(0) == 1, download.asked
+    assert page.evaluate("document.body.dataset.backend") == "wasm"
