@@ -502,6 +502,7 @@ function showInterim(source, look) {
   note.textContent = `First look by the ${modelLabel(look.modelId)} model. `
     + `The ${modelLabel(look.finalModelId)} cutout replaces it when ready.`;
   note.hidden = false;
+  note.dataset.stages = JSON.stringify(look.stages || {}); // for tests/bench/peer.py
   setState('processing');
   announce(`First look ready; the ${modelLabel(look.finalModelId)} model is still working.`);
 }

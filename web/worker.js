@@ -268,31 +268,41 @@ async function waitForModel(id, progress) {
   checkCancelled(id);
 }
 
-/** The small model's look at the photo `started` holds, posted as a 'partial' message before
+/** The small model's look at the photo Python holds, posted as a 'partial' message before
  *  the chosen model runs (or while it still loads). Skipped when the small model is not
- *  loaded yet and the chosen one is: waiting for it would only delay the real cutout. */
+ *  loaded yet and the chosen one is: waiting for it would only delay the real cutout.
+ *  Resolves true when a look was posted. */
 async function quickLook(id, target, view, progress) {
-  if (!state.quick) return;
+  if (!state.quick) return false;
   const ready = state.session && state.model === target;
   // Chosen model ready: the small one only if it already is (a settled promise wins a race
   // against a plain value); else wait for it, it is small.
   const quick = ready ? await Promise.race([state.quick, null])
     : await Promise.race([state.quick, untilCancelled(id)]).finally(() => cancelWaiters.delete(id));
-  if (!quick || quick.entry.id === target.id) return;
+  if (!quick || quick.entry.id === target.id) return false;
   const t0 = performance.now();
   progress('quick', 0, 1);
   const side = view.maxSide || 1024;
   const record = JSON.stringify(quick.entry);
   const prepared = callPython('quick_start', record, side);
   const input = prepared.input.slice(); // own copy: the Python heap view may move
+  const tModel = performance.now();
   const output = await runSession(quick.session, quick.entry, input, prepared.shape);
   checkCancelled(id);
+  const tCompose = performance.now();
   const photo = view.backgroundPhoto ? new Uint8Array(view.backgroundPhoto) : null;
   const done = callPython('quick_preview', output, record, JSON.stringify(view.options || {}), side, photo);
+  const tEncode = performance.now();
   const [after, before] = await Promise.all([
     pngBlob(done.after, done.width, done.height),
     pngBlob(done.before, done.width, done.height),
   ]);
+  const stages = {
+    prepare: (tModel - t0) / 1000,
+    model: (tCompose - tModel) / 1000,
+    compose: (tEncode - tCompose) / 1000,
+    encode: seconds(tEncode),
+  };
   checkCancelled(id);
   post({
     id,
@@ -311,9 +321,11 @@ async function quickLook(id, target, view, progress) {
         seconds: done.seconds,
       },
       seconds: seconds(t0),
+      stages,
     },
   });
   progress('quick', 1, 1);
+  return true;
 }
 
 async function init(id, payload, progress) {
@@ -439,9 +451,10 @@ async function process(id, payload, progress) {
   const input = started.input.slice(); // own copy: the Python heap view may move
   checkCancelled(id);
   const t0Quick = performance.now();
+  let looked = false;
   if (payload.preview && payload.quick) {
     try {
-      await quickLook(id, target, payload.preview, progress);
+      looked = await quickLook(id, target, payload.preview, progress);
     } catch (error) {
       if (error instanceof WorkerError && error.code === 'cancelled') throw error;
       console.warn(`offcut: first look failed: ${error.message}`); // the real cutout still comes
@@ -475,7 +488,7 @@ async function process(id, payload, progress) {
       { frames: started.info.frames });
   }
   const timings = { ...done.timings, model: modelSeconds };
-  if (payload.preview && payload.quick) timings.quick = quickSeconds;
+  if (looked) timings.quick = quickSeconds;
   let shown = null;
   if (payload.preview) {
     // The first view comes with the result: one round trip, rendered at screen size.

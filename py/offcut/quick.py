@@ -25,7 +25,7 @@ from offcut.records import ModelRecord
 
 #: The reduced copy's long side is never above this, whatever the screen asks: the look is
 #: replaced within seconds, and the time it takes is what the user waits for first.
-QUICK_CAP = 1600
+QUICK_CAP = 1280
 
 
 def reduced_source(decoded: Decoded, max_side: int) -> Decoded:
@@ -42,12 +42,12 @@ def reduced_source(decoded: Decoded, max_side: int) -> Decoded:
     if scale >= 1.0:
         return decoded
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # reducing_gap: a box pre-shrink then LANCZOS; visually the same, several times faster
-    # on a 12 MP photo than a plain LANCZOS (this is a preview of a preview).
-    rgb = Image.fromarray(decoded.rgb, "RGB").resize(size, Image.LANCZOS, reducing_gap=2.0)
+    # A box (area) average: antialiased like LANCZOS when shrinking by 2x or more, and about
+    # 4x faster on a 12 MP photo (0.06 s vs 0.24 s to 1280 px here), which the user waits for.
+    rgb = Image.fromarray(decoded.rgb, "RGB").resize(size, Image.BOX)
     alpha = None
     if decoded.alpha is not None:
-        alpha = Image.fromarray(decoded.alpha, "L").resize(size, Image.LANCZOS, reducing_gap=2.0)
+        alpha = Image.fromarray(decoded.alpha, "L").resize(size, Image.BOX)
         alpha = np.ascontiguousarray(np.asarray(alpha, dtype=np.uint8))
     return replace(decoded, rgb=np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)),
                    alpha=alpha)

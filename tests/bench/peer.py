@@ -218,7 +218,7 @@ class OffcutTab:
         seconds = time.perf_counter() - t0
         stages = parse_timings(self.page.locator("#result-timings").text_content() or "")
         return {"seconds": seconds, "first_cutout": first_cutout_seconds(self.page, seconds),
-                "stages": stages}
+                "first_look": first_look_stages(self.page), "stages": stages}
 
 
 def watch_first_look(page) -> None:
@@ -246,6 +246,12 @@ def first_cutout_seconds(page, done_seconds: float) -> float:
     if look and look["picked"] is not None and look["shown"] is not None:
         return (look["shown"] - look["picked"]) / 1000
     return done_seconds
+
+
+def first_look_stages(page) -> dict:
+    """The first look's own stages (prepare, model, compose, encode), seconds; {} if none."""
+    text = page.evaluate("() => document.getElementById('interim-note')?.dataset.stages || ''")
+    return json.loads(text) if text else {}
 
 
 class PeerTab:
