@@ -26,7 +26,8 @@ def _disc_output(side):
     """What a perfect small model would say about :func:`_photo`: the disc, 0..1."""
     yy, xx = np.mgrid[0:side, 0:side]
     # The square input squeezes the 3:2 photo: the disc becomes an ellipse.
-    inside = ((xx - side / 2) / (side / 3 * 600 / 900)) ** 2 + ((yy - side / 2) / (side / 3)) ** 2 < 1
+    radius_x, radius_y = side / 3 * 600 / 900, side / 3
+    inside = ((xx - side / 2) / radius_x) ** 2 + ((yy - side / 2) / radius_y) ** 2 < 1
     return inside.astype(np.float32).reshape(1, 1, side, side)
 
 

@@ -63,9 +63,10 @@ def best_page(browser, base_url):
     route sees every model request."""
     context = browser.new_context(service_workers="block", accept_downloads=True,
                                   viewport={"width": 1280, "height": 800})
+    remembered = json.dumps(json.dumps({"modelId": "isnet-medium"}))
     context.add_init_script(
         "if (!localStorage.getItem('offcut.options'))"
-        f" localStorage.setItem('offcut.options', {json.dumps(json.dumps({'modelId': 'isnet-medium'}))});"
+        f" localStorage.setItem('offcut.options', {remembered});"
     )
     download = HeldDownload(context)
     page = context.new_page()
@@ -91,6 +92,10 @@ def shown_alpha(page) -> np.ndarray:
     return np.asarray(values["alpha"], np.uint8).reshape(values["height"], values["width"])
 
 
+def preview_serial(page) -> int:
+    return int(page.evaluate("document.getElementById('viewer').dataset.previewSerial"))
+
+
 def wait_for_first_look(page, timeout_s: float = 240) -> None:
     page.wait_for_selector("#interim-note", state="visible", timeout=timeout_s * 1000)
 
@@ -111,13 +116,13 @@ def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_pa
     look = shown_alpha(page)
     transparent, opaque = (look < 16).mean(), (look > 240).mean()
     assert transparent > 0.05 and opaque > 0.05, (transparent, opaque)
-    first_serial = int(page.evaluate("document.getElementById('viewer').dataset.previewSerial"))
+    first_serial = preview_serial(page)
 
     download.release()
     wait_for_state(page, "done", timeout_s=400)
     assert page.locator("#interim-note").is_hidden()
     assert page.locator("#download-box").is_visible()
-    assert int(page.evaluate("document.getElementById('viewer').dataset.previewSerial")) > first_serial
+    assert preview_serial(page) > first_serial
     assert "first look" in page.locator("#result-timings").text_content()
     best = shown_alpha(page)
     assert best.shape == look.shape  # the same view, now from Best
