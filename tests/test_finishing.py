@@ -339,3 +339,22 @@ def test_shadow_scales_with_the_subject():
     small = effects.drop_shadow(alpha8[::2, ::2].copy(), 0.3, 0.03, (0.0, 0.02))
     halved = np.asarray(Image.fromarray(big).resize((200, 200), Image.BOX)).astype(int)
     assert np.abs(halved - small.astype(int)).mean() < 1.0
+
+
+@pytest.mark.parametrize("options", [{}, {"crop": True, "background": "#ffffff"},
+                                     {"preset": "social", "shadow": {"opacity": 0.3}}],
+                         ids=["plain", "crop-white", "social-shadow"])
+def test_preview_from_the_box_reduced_copy_is_the_export(monkeypatch, options):
+    """A photo over REDUCED_SIDE is reduced by a whole-pixel box step (here 1200x800 by 9,
+    which divides neither side) before the view is drawn: still the file at screen size."""
+    monkeypatch.setattr(pipeline, "REDUCED_SIDE", 140)
+    cutout = soft_cutout()
+    export_options = pipeline.ExportOptions.from_dict({**options, "format": "png"})
+    shown = pipeline.preview(cutout, export_options, max_side=100)
+    factor = pipeline._reduced(cutout, export_options, cutout.alpha, cutout.foreground)[0]
+    assert factor < 0.5  # the reduced copy was used
+    export = Image.open(io.BytesIO(pipeline.render(cutout, export_options)[0]))
+    height, width = shown.after.shape[:2]
+    scaled = np.asarray(export.resize((width, height), Image.LANCZOS))
+    difference = np.abs(premultiplied(scaled) - premultiplied(shown.after)).mean()
+    assert difference <= 3, difference
