@@ -18,6 +18,7 @@ const state = {
   loading: null, // promise of the latest model load (init's or set-model's)
   python: null, // promise: Pyodide booted and offcut imported
   quick: null, // promise of {entry, session} for first looks (offcut.quick), or of null
+  lastRun: new Map(), // model id -> seconds its last run took here
   modelBytes: null, // kept for a WASM fallback session when WebGPU fails
   session: null,
   backend: null, // 'webgpu' | 'wasm'
@@ -214,7 +215,8 @@ async function setModel(id, modelId, progress) {
   state.model = null;
   await createSession(loaded.bytes);
   state.model = entry;
-  state.modelBytes = loaded.bytes;
+  // Kept only where a WASM session may still be needed (IS-Net: 88 MB of JS heap otherwise).
+  state.modelBytes = state.backend === 'webgpu' ? loaded.bytes : null;
   report('session', 1, 1);
   return {
     modelId,
@@ -268,12 +270,16 @@ async function waitForModel(id, progress) {
   checkCancelled(id);
 }
 
+// A first look is only worth its cost (one small-model run) before a model this slow.
+const QUICK_WORTH_SECONDS = 2;
+
 /** The small model's look at the photo Python holds, posted as a 'partial' message before
  *  the chosen model runs (or while it still loads). Skipped when the small model is not
  *  loaded yet and the chosen one is: waiting for it would only delay the real cutout.
  *  Resolves true when a look was posted. */
 async function quickLook(id, target, view, progress) {
-  if (!state.quick) return false;
+  // Where the chosen model itself is quick (a real GPU), a first look would only delay it.
+  if (!state.quick || state.lastRun.get(target.id) < QUICK_WORTH_SECONDS) return false;
   const ready = state.session && state.model === target;
   // Chosen model ready: the small one only if it already is (a settled promise wins a race
   // against a plain value); else wait for it, it is small.
@@ -480,6 +486,7 @@ async function process(id, payload, progress) {
     output = await runModel(input, started.shape);
   }
   const modelSeconds = seconds(t0);
+  state.lastRun.set(target.id, modelSeconds);
   progress('model', 1, 1);
   checkCancelled(id);
   const done = callPython('complete', output, payload.refineEdges !== false, progress);
