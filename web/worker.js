@@ -17,6 +17,7 @@ const state = {
   target: null, // the entry being loaded for the page, or loaded (then === model)
   loading: null, // promise of the latest model load (init's or set-model's)
   python: null, // promise: Pyodide booted and offcut imported
+  prelude: null, // promise: onnxruntime-web imported and models/index.json read
   quick: null, // promise of {entry, session} for first looks (offcut.quick), or of null
   lastRun: new Map(), // model id -> seconds its last run took here
   modelBytes: null, // kept for a WASM fallback session when WebGPU fails
@@ -32,6 +33,9 @@ const cancelled = new Set();
 const controllers = new Map(); // request id -> AbortController for downloads
 const cancelWaiters = new Map(); // request id -> reject: a request waiting for a model load
 const loadListeners = new Set(); // progress callbacks of requests waiting for a model load
+// Photos that want a first look: request id -> {promise, resolve}. A big model's session
+// creation holds this worker's thread for seconds (IS-Net: 5-10 s here), so it waits for them.
+const lookGates = new Map();
 let queue = Promise.resolve();
 
 class WorkerError extends Error {
@@ -209,6 +213,20 @@ async function setModel(id, modelId, progress) {
     controllers.delete(id);
   }
   const tLoaded = seconds(t0);
+  if (state.quick) {
+    // The small session first, then any photo's first look: creating the big one would
+    // keep both waiting (this worker runs Python, and ORT's calls, on one thread).
+    await state.quick;
+    const looks = Promise.all([...lookGates.values()].map((gate) => gate.promise));
+    try {
+      await Promise.race([looks, untilCancelled(id)]);
+    } catch (error) {
+      state.target = state.session ? state.model : null;
+      throw error;
+    } finally {
+      cancelWaiters.delete(id);
+    }
+  }
   report('session', 0, 1);
   if (state.session) await state.session.release().catch(() => {});
   state.session = null;
@@ -358,9 +376,12 @@ async function start(id, payload, progress) {
   // meanwhile waits for Python only (see process), not for the model.
   state.python = bootPython(progress);
   state.python.catch(() => {}); // awaited below; a failure before then must not go unhandled
-  state.loading = (async () => {
+  state.prelude = (async () => {
     await loadOrt();
     state.models = await indexPromise;
+  })();
+  state.loading = (async () => {
+    await state.prelude; // awaited here first, so the target is set before process sees it
     return setModel(id, payload.modelId || state.models[0].id, progress);
   })();
   state.loading.catch(() => {});
@@ -450,7 +471,11 @@ async function startImage(bytes, model, progress) {
 async function process(id, payload, progress) {
   if (!state.python) throw new WorkerError('internal', 'the engine was not started');
   await state.python; // the model may still be loading: a first look does not need it
-  if (!state.target) await waitForModel(id, progress);
+  if (!state.target) await state.prelude.catch(() => {});
+  if (!state.target) {
+    openLookGate(id); // the load below must not wait for this photo's first look
+    await waitForModel(id, progress);
+  }
   const target = state.target;
   if (!target) throw new WorkerError('internal', 'no model is loaded');
   const started = await startImage(new Uint8Array(payload.bytes), target, progress);
@@ -467,6 +492,7 @@ async function process(id, payload, progress) {
     }
   }
   const quickSeconds = seconds(t0Quick);
+  openLookGate(id);
   if (!(state.session && state.model === target)) await waitForModel(id, progress);
   // The page switched models while this photo waited: run the one it has now.
   if (state.model !== target) throw new WorkerError('model-changed', 'the model changed while waiting');
@@ -571,6 +597,13 @@ function describe(error) {
 
 async function handle(id, type, payload) {
   const progress = (stage, done, total) => post({ id, type: 'progress', stage, done, total });
+  // Only a photo being worked on holds session creation back; one queued behind another
+  // request does not (that request may be the model load itself).
+  if (type === 'process' && payload.quick && payload.preview) {
+    let resolve;
+    const promise = new Promise((done) => { resolve = done; });
+    lookGates.set(id, { promise, resolve });
+  }
   try {
     checkCancelled(id);
     let outcome;
@@ -596,7 +629,14 @@ async function handle(id, type, payload) {
     post({ id, type: 'error', ...describe(error) });
   } finally {
     cancelled.delete(id);
+    openLookGate(id);
   }
+}
+
+/** Photo `id` had its first look (or will have none): session creation may go on. */
+function openLookGate(id) {
+  lookGates.get(id)?.resolve();
+  lookGates.delete(id);
 }
 
 self.onmessage = ({ data }) => {

@@ -100,7 +100,8 @@ def wait_for_first_look(page, timeout_s: float = 240) -> None:
     page.wait_for_selector("#interim-note", state="visible", timeout=timeout_s * 1000)
 
 
-def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_page, photo):
+def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_page, photo,
+                                                                         tmp_path):
     page, download = best_page
     page.set_input_files("#file-input", str(photo))
     wait_for_first_look(page)
@@ -131,9 +132,8 @@ def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_pa
     assert download.asked.count(0) == 1, download.asked
 
     # Best is loaded now: the next photo still gets a first look before Best has run.
-    flipped = photo.parent / f"flipped-{photo.name}"
-    if not flipped.exists():
-        Image.open(photo).transpose(Image.FLIP_LEFT_RIGHT).save(flipped, quality=95)
+    flipped = tmp_path / f"flipped-{photo.name}"  # never beside the photo: ../shared is read-only
+    Image.open(photo).transpose(Image.FLIP_LEFT_RIGHT).save(flipped, quality=95)
     page.set_input_files("#file-input", str(flipped))
     wait_for_first_look(page, timeout_s=120)
     assert page.evaluate("document.body.dataset.state") == "processing"
