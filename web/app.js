@@ -320,7 +320,7 @@ function engineReady(result) {
   state.models = result.models || [];
   options.showRecords(state.models);
   loadedModel(result);
-  options.setModelsEnabled(!batch.running && !state.job);
+  options.setModelsEnabled(!batch.running);
   if (state.job) return; // a photo is on its way: its own progress says what happens next
   setState(batch.running ? 'processing' : idleState());
   announce(state.shown || state.queued ? 'Ready.' : 'Ready: add a photo to remove its background.');

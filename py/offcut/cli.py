@@ -361,8 +361,10 @@ class Batch:
         return ", ".join(parts) + f" (of {self.total})"
 
 
-def _process(path, target, args, record, run_model, options, background_photo, bar, index):
-    """Cut out one file and write it; returns the Cutout."""
+def _process(path, target, args, record, run_model, options, background_photo, bar, index,
+             written):
+    """Cut out one file and write it; returns the Cutout. ``written`` (a set) gets ``target``
+    the moment the file is complete, so an interrupt right after still counts it."""
     t0 = time.perf_counter()
     data = path.read_bytes()
     result = pipeline.cutout(
@@ -371,9 +373,14 @@ def _process(path, target, args, record, run_model, options, background_photo, b
     )
     encoded, _ = pipeline.render(result, options, background_photo)
     write_atomically(target, encoded)
-    size = f"{result.alpha.shape[1]}x{result.alpha.shape[0]}"
-    bar.line(f"ok    {path} -> {target} (source {size}, {time.perf_counter() - t0:.2f}s)")
+    written.add(target)
+    result.timings["file"] = time.perf_counter() - t0
     return result
+
+
+def _ok_line(path, target, result) -> str:
+    size = f"{result.alpha.shape[1]}x{result.alpha.shape[0]}"
+    return f"ok    {path} -> {target} (source {size}, {result.timings['file']:.2f}s)"
 
 
 def _report_notes(batch: Batch, bar: ProgressBar, threshold: int = 1500) -> None:
@@ -423,6 +430,7 @@ def _main(argv: list[str] | None) -> int:
     bar = ProgressBar(len(inputs), args.quiet)
     batch = Batch(len(inputs))
     taken: set[Path] = set()
+    written: set[Path] = set()
     fmt = options.resolved_format()
     for index, path in enumerate(inputs):
         target = unique_path(out_dir, pipeline.output_name(path.name, fmt, options.mask), taken)
@@ -431,9 +439,14 @@ def _main(argv: list[str] | None) -> int:
             continue
         try:
             result = _process(path, target, args, record, run_model, options,
-                              background_photo, bar, index)
+                              background_photo, bar, index, written)
         except KeyboardInterrupt:
-            bar.line(f"interrupted during {path}: nothing written for it; finished files kept")
+            if target in written:  # interrupted just after its file was complete
+                batch.done += 1
+                bar.line(f"interrupted after {path} was written; finished files kept")
+            else:
+                bar.line(f"interrupted during {path}: nothing written for it; "
+                         "finished files kept")
             _report_notes(batch, bar)
             bar.line(batch.summary(), always=True)
             return 130
@@ -453,7 +466,9 @@ def _main(argv: list[str] | None) -> int:
             batch.failed += 1
             bar.line(f"error {path}: [internal] {type(exc).__name__}: {exc}")
             continue
+        # Counted before it is reported: an interrupt after the "ok" line cannot lose it.
         batch.done += 1
+        bar.line(_ok_line(path, target, result))
         frames = result.decoded.info.get("frames", 1)
         if frames > 1:
             bar.line(f"note  {path}: an animation of {frames} frames; the first frame was used")

@@ -123,6 +123,7 @@ def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_pa
     wait_for_state(page, "done", timeout_s=400)
     assert page.locator("#interim-note").is_hidden()
     assert page.locator("#download-box").is_visible()
+    assert page.locator("#model-fast").is_enabled(), "the models can be switched again"
     assert preview_serial(page) > first_serial
     assert "first look" in page.locator("#result-timings").text_content()
     best = shown_alpha(page)
