@@ -22,3 +22,16 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def subject_photo(folder: Path) -> Path:
+    """A JPEG photo with an obvious subject: the shared dev set's 046 when ``../shared`` is
+    here, else scikit-image's public-domain astronaut written into ``folder``."""
+    source = SHARED_DEV / "images" / "046.jpg"
+    if source.exists():
+        return source
+    from skimage import data
+
+    path = folder / "astronaut.jpg"
+    path.write_bytes(jpeg_bytes(data.astronaut()))
+    return path

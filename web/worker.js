@@ -317,10 +317,7 @@ async function quickLook(id, target, view, progress) {
   const photo = view.backgroundPhoto ? new Uint8Array(view.backgroundPhoto) : null;
   const done = callPython('quick_preview', output, record, JSON.stringify(view.options || {}), side, photo);
   const tEncode = performance.now();
-  const [after, before] = await Promise.all([
-    pngBlob(done.after, done.width, done.height),
-    pngBlob(done.before, done.width, done.height),
-  ]);
+  const shown = await encodedPreview(done, tCompose);
   const stages = {
     prepare: (tModel - t0) / 1000,
     model: (tCompose - tModel) / 1000,
@@ -334,16 +331,7 @@ async function quickLook(id, target, view, progress) {
     result: {
       modelId: quick.entry.id,
       finalModelId: target.id,
-      preview: {
-        after,
-        before,
-        beforeKey: done.before_key,
-        width: done.width,
-        height: done.height,
-        outWidth: done.out_width,
-        outHeight: done.out_height,
-        seconds: done.seconds,
-      },
+      preview: shown,
       seconds: seconds(t0),
       stages,
     },
@@ -558,6 +546,12 @@ async function preview(payload) {
   const photo = payload.backgroundPhoto ? new Uint8Array(payload.backgroundPhoto) : null;
   const done = callPython('preview', JSON.stringify(payload.options || {}), payload.maxSide || 1024,
     photo, payload.knownBefore || '');
+  return encodedPreview(done, t0);
+}
+
+/** Python's preview pixels (offcut.web.preview / quick_preview) -> what the UI shows: PNG
+ *  blobs encoded by the browser, sizes, and the seconds since `t0`. */
+async function encodedPreview(done, t0) {
   const [after, before] = await Promise.all([
     pngBlob(done.after, done.width, done.height),
     done.before ? pngBlob(done.before, done.width, done.height) : null,

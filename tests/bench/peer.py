@@ -360,12 +360,12 @@ def start_up(playwright, base: str, photo: Path) -> dict:
                                    timeout=600_000)
             done = time.perf_counter() - t0
             look = page.evaluate("() => window.benchLook")
-            ready = float(parse_timings(page.locator("#result-timings").text_content() or "")
-                          .get("model", float("nan")))
+            model_run = float(parse_timings(page.locator("#result-timings").text_content()
+                                            or "").get("model", float("nan")))
             times[visit] = {"accepts": accepts,
                             "first_cutout": (look["shown"] - look["picked"]) / 1000
                             + accepts if look["shown"] is not None else done,
-                            "result": done, "model_run_s": ready}
+                            "result": done, "model_run_s": model_run}
         else:
             page.wait_for_function("() => document.body.dataset.state === 'ready'",
                                    timeout=300_000)

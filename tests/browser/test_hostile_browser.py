@@ -14,7 +14,7 @@ import test_hostile as matrix
 from PIL import Image, features
 
 from browsing import wait_for_state
-from support import SHARED_DEV, jpeg_bytes
+from support import subject_photo
 
 #: (matrix input, expected code, the details the sentence is built from).
 CASES = [
@@ -66,14 +66,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def good_photo(tmp_path_factory) -> Path:
-    source = SHARED_DEV / "images" / "046.jpg"
-    if source.exists():
-        return source
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("good") / "astronaut.jpg"
-    path.write_bytes(jpeg_bytes(data.astronaut()))
-    return path
+    return subject_photo(tmp_path_factory.mktemp("good"))
 
 
 def sentence(page, code: str, details: dict) -> str:

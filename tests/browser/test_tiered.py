@@ -15,22 +15,14 @@ import pytest
 from PIL import Image
 
 from browsing import wait_for_state
-from support import SHARED_DEV, jpeg_bytes
+from support import subject_photo
 
 HELD_PART = re.compile(r"/models/isnet-medium/(\d+)\.bin")
 
 
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
-    """A photo with an obvious subject (the shared dev set's, else scikit-image's)."""
-    source = SHARED_DEV / "images" / "046.jpg"
-    if source.exists():
-        return source
-    from skimage import data
-
-    path = tmp_path_factory.mktemp("tiered") / "astronaut.jpg"
-    path.write_bytes(jpeg_bytes(data.astronaut()))
-    return path
+    return subject_photo(tmp_path_factory.mktemp("tiered"))
 
 
 class HeldDownload:
