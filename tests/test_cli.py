@@ -265,8 +265,11 @@ def test_ctrl_c_keeps_finished_files_and_leaves_no_partial(tmp_path, small_photo
     for copy in range(6):
         write_inputs(folder, [(f"{copy}-{name}", data) for name, data in small_photos[:1]])
     out = tmp_path / "out"
+    # A job started with "&" by a non-interactive shell inherits SIGINT ignored, and Python
+    # then installs no KeyboardInterrupt handler: give the child the default disposition.
     process = subprocess.Popen([sys.executable, "-m", "offcut.cli", str(folder), "-o", str(out),
-                                "--threads", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                                "--threads", "2"], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -300,6 +303,26 @@ def test_interrupt_while_writing_leaves_no_temp_file(tmp_path, small_photos, mon
     err = capsys.readouterr().err
     assert "interrupted during" in err and "0 done, 0 failed, 0 skipped (of 1)" in err
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["_ok_line", "low_resolution_warning"])
+def test_interrupt_between_files_counts_the_files_on_disk(tmp_path, small_photos, monkeypatch,
+                                                          capsys, where):
+    # CI once saw Ctrl-C land while the "ok" line was printed: the run said "interrupted before
+    # any file was processed" with a finished file on disk.
+    folder = write_inputs(tmp_path / "in", small_photos[:2])
+    out = tmp_path / "out"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    owner = cli if where == "_ok_line" else cli.pipeline
+    monkeypatch.setattr(owner, where, interrupted)
+    assert cli.main([str(folder), "-o", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "before any file" not in err and "interrupted" in err
+    assert err.strip().splitlines()[-1] == "1 done, 0 failed, 0 skipped (of 2)"
+    assert len(list(out.iterdir())) == 1
 
 
 def test_small_sources_get_one_note_with_a_count(tmp_path, small_photos, capsys):

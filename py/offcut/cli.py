@@ -352,9 +352,16 @@ class Batch:
 
     def __init__(self, total: int):
         self.total = total
-        self.done = self.failed = 0
+        self.failed = 0
+        #: Targets complete on disk. "done" is counted from this set, filled the moment a file
+        #: is renamed into place, so an interrupt anywhere after that still counts the file.
+        self.written: set[Path] = set()
         self.skipped: list[Path] = []
         self.small: list[tuple[Path, int]] = []
+
+    @property
+    def done(self) -> int:
+        return len(self.written)
 
     def summary(self) -> str:
         parts = [f"{self.done} done", f"{self.failed} failed", f"{len(self.skipped)} skipped"]
@@ -429,8 +436,24 @@ def _main(argv: list[str] | None) -> int:
         return 2
     bar = ProgressBar(len(inputs), args.quiet)
     batch = Batch(len(inputs))
+    try:
+        _run_batch(inputs, out_dir, args, record, run_model, options, background_photo, bar,
+                   batch)
+    except KeyboardInterrupt:
+        # Anywhere in the loop (a file's work, its "ok" line, the notes): finished files stay.
+        bar.line("interrupted; finished files kept, nothing partial left behind")
+        _report_notes(batch, bar)
+        bar.line(batch.summary(), always=True)
+        return 130
+    _report_notes(batch, bar)
+    bar.line(batch.summary(), always=True)
+    return 1 if batch.failed else 0
+
+
+def _run_batch(inputs, out_dir, args, record, run_model, options, background_photo, bar,
+               batch: Batch) -> None:
+    """Cut out every input in turn; one file's error is counted and the batch goes on."""
     taken: set[Path] = set()
-    written: set[Path] = set()
     fmt = options.resolved_format()
     for index, path in enumerate(inputs):
         target = unique_path(out_dir, pipeline.output_name(path.name, fmt, options.mask), taken)
@@ -439,17 +462,11 @@ def _main(argv: list[str] | None) -> int:
             continue
         try:
             result = _process(path, target, args, record, run_model, options,
-                              background_photo, bar, index, written)
+                              background_photo, bar, index, batch.written)
         except KeyboardInterrupt:
-            if target in written:  # interrupted just after its file was complete
-                batch.done += 1
-                bar.line(f"interrupted after {path} was written; finished files kept")
-            else:
-                bar.line(f"interrupted during {path}: nothing written for it; "
-                         "finished files kept")
-            _report_notes(batch, bar)
-            bar.line(batch.summary(), always=True)
-            return 130
+            if target not in batch.written:
+                bar.line(f"interrupted during {path}: nothing written for it")
+            raise
         except OffcutError as exc:
             batch.failed += 1
             bar.line(f"error {path}: [{exc.code}] {exc}")
@@ -466,8 +483,6 @@ def _main(argv: list[str] | None) -> int:
             batch.failed += 1
             bar.line(f"error {path}: [internal] {type(exc).__name__}: {exc}")
             continue
-        # Counted before it is reported: an interrupt after the "ok" line cannot lose it.
-        batch.done += 1
         bar.line(_ok_line(path, target, result))
         frames = result.decoded.info.get("frames", 1)
         if frames > 1:
@@ -475,10 +490,6 @@ def _main(argv: list[str] | None) -> int:
         long_edge = max(result.decoded.info["width"], result.decoded.info["height"])
         if pipeline.low_resolution_warning(result.decoded.info):
             batch.small.append((path, long_edge))
-    _report_notes(batch, bar)
-    bar.line(batch.summary(), always=True)
-    return 1 if batch.failed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
