@@ -1,0 +1,40 @@
+// tests/bench/widen.py's worker: the A/B runs, where the app runs ORT (a module worker).
+onmessage = async ({ data: { modelId, rounds, origin } }) => {
+  const at = (path) => new URL(path, origin).href;
+  const { widenFloat16 } = await import(at('/widen.js'));
+  const ort = await import(at('/ort/ort.min.mjs'));
+  ort.env.wasm.wasmPaths = at('/ort/');
+  ort.env.wasm.numThreads = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+  ort.env.logLevel = 'error';
+  const index = await (await fetch(at('/models/index.json'))).json();
+  const entry = index.find((m) => m.id === modelId);
+  const parts = await Promise.all(entry.parts.map(async (p) => new Uint8Array(await (await fetch(at('/' + p.url))).arrayBuffer())));
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) { bytes.set(p, offset); offset += p.length; }
+  const side = entry.input.size;
+  const input = new Float32Array(3 * side * side);
+  for (let i = 0; i < input.length; i += 1) input[i] = ((i * 7919) % 255 - 128) / 256;
+  const rows = [];
+  const outputs = {};
+  for (let round = 0; round < rounds; round += 1) {
+    for (const variant of ['served', 'widened']) {
+      const t0 = performance.now();
+      const model = variant === 'widened' ? widenFloat16(bytes) : bytes;
+      const t1 = performance.now();
+      const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+      const t2 = performance.now();
+      const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, [1, 3, side, side]) };
+      const first = await session.run(feeds);
+      const t3 = performance.now();
+      await session.run(feeds);
+      const t4 = performance.now();
+      outputs[variant] = first[session.outputNames[0]].data;
+      await session.release();
+      rows.push({ variant, widen: (t1 - t0) / 1e3, create: (t2 - t1) / 1e3, first: (t3 - t2) / 1e3, steady: (t4 - t3) / 1e3 });
+    }
+  }
+  let diff = 0;
+  for (let i = 0; i < outputs.served.length; i += 1) diff = Math.max(diff, Math.abs(outputs.served[i] - outputs.widened[i]));
+  postMessage({ rows, diff, modelBytes: bytes.length, widenedBytes: widenFloat16(bytes).length });
+};
