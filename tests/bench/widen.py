@@ -6,6 +6,10 @@ IS-Net) and widened to float32 in the page (web/widen.js), interleaved in one Ch
 Each round creates a fresh session of A then B (A B A B ...), on ORT's WASM backend with the
 worker's thread count, and runs a fixed 1024x1024 input twice. Prints medians and the ratio
 widened/served, and the largest output difference. Needs a built dist/; asserts nothing.
+
+Every run has a worker of its own (in one worker, whichever session came second was up to 2x
+faster, whatever its model). ``--memory`` instead runs each configuration (served/widened x session options) in a fresh
+browser of its own, one round, and prints the peak PSS of the browser's processes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "py")]
+sys.path[:0] = [str(ROOT), str(ROOT / "py"), str(ROOT / "tests" / "bench")]
+
+from peer import PeakSampler, fresh_browser  # noqa: E402
 
 import build  # noqa: E402
 
@@ -26,36 +32,95 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
 #: Runs in a module worker (where the app runs ORT), away from the page's main thread.
 WORKER_JS = (Path(__file__).parent / "widen_worker.js").read_text()
 
-PAGE_JS = """async ([modelId, rounds, source]) => {
+# One fresh worker (a new ORT instance, as in the app) per variant and round: within one
+# worker, whichever session came second ran up to 2x faster, whatever its model.
+PAGE_JS = """async ([modelId, rounds, source, variants, options]) => {
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-  const worker = new Worker(url, { type: 'module' });
-  return await new Promise((resolve, reject) => {
-    worker.onmessage = ({ data }) => resolve(data);
-    worker.onerror = (e) => reject(new Error(e.message));
-    worker.postMessage({ modelId, rounds, origin: location.origin });
+  const once = (variant) => new Promise((resolve, reject) => {
+    const worker = new Worker(url, { type: 'module' });
+    worker.onmessage = ({ data }) => { worker.terminate(); resolve(data); };
+    worker.onerror = (e) => { worker.terminate(); reject(new Error(e.message)); };
+    const origin = location.origin;
+    worker.postMessage({ modelId, rounds: 1, origin, variants: [variant], options });
   });
+  const rows = [];
+  const outputs = {};
+  let info = null;
+  for (let round = 0; round < rounds; round += 1) {
+    for (const variant of variants) {
+      info = await once(variant);
+      rows.push(...info.rows);
+      outputs[variant] = info.output;
+    }
+  }
+  let diff = null;
+  if (outputs.served && outputs.widened) {
+    diff = 0;
+    for (let i = 0; i < outputs.served.length; i += 1) {
+      diff = Math.max(diff, Math.abs(outputs.served[i] - outputs.widened[i]));
+    }
+  }
+  return { rows, diff, modelBytes: info.modelBytes, widenedBytes: info.widenedBytes };
 }"""
+
+
+#: Session options tried by --memory: ORT's defaults, then without the arena / memory pattern.
+MEMORY_OPTIONS = {
+    "default": {},
+    "no-arena": {"enableCpuMemArena": False},
+    "no-pattern": {"enableMemPattern": False},
+    "neither": {"enableCpuMemArena": False, "enableMemPattern": False},
+}
+
+
+def memory(base: str, model: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    print(f"{model}: peak PSS of a fresh browser, one session + two runs (MiB, seconds)")
+    with sync_playwright() as p:
+        for variant in ("served", "widened"):
+            for label, options in MEMORY_OPTIONS.items():
+                profile, context = fresh_browser(p, "offcut-widen-mem-")
+                try:
+                    page = context.new_page()
+                    page.goto(base + "NOTICES.txt")
+                    with PeakSampler(profile) as sampler:
+                        result = page.evaluate(PAGE_JS, [model, 1, WORKER_JS, [variant], options])
+                finally:
+                    context.close()
+                (row,) = result["rows"]
+                print(f"{variant:8} {label:11} peak {sampler.peak / 2**20:6.0f}  create "
+                      f"{row['create']:5.2f}  first {row['first']:5.2f}  "
+                      f"steady {row['steady']:5.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default="isnet-medium")
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--order", default="served,widened", help="variants, in run order")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     server = build.make_server(port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
+    if args.memory:
+        memory(base, args.model)
+        server.shutdown()
+        return
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page()
-        page.goto(base)
-        result = page.evaluate(PAGE_JS, [args.model, args.rounds, WORKER_JS])
+        page.goto(base + "NOTICES.txt")
+        result = page.evaluate(PAGE_JS, [args.model, args.rounds, WORKER_JS,
+                                          args.order.split(","), {}])
         browser.close()
     server.shutdown()
     print(f"{args.model}: served {result['modelBytes'] / 1e6:.1f} MB, widened "
-          f"{result['widenedBytes'] / 1e6:.1f} MB; largest output difference {result['diff']:.2e}")
+          f"{result['widenedBytes'] / 1e6:.1f} MB; "
+          f"largest output difference {result['diff'] or 0:.2e}")
     print(f"{'':10} {'widen':>7} {'create':>7} {'first':>7} {'steady':>7}  (medians of "
           f"{args.rounds}, seconds)")
     medians = {}
