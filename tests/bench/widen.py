@@ -8,8 +8,9 @@ worker's thread count, and runs a fixed 1024x1024 input twice. Prints medians an
 widened/served, and the largest output difference. Needs a built dist/; asserts nothing.
 
 Every run has a worker of its own (in one worker, whichever session came second was up to 2x
-faster, whatever its model). ``--memory`` instead runs each configuration (served/widened x session options) in a fresh
-browser of its own, one round, and prints the peak PSS of the browser's processes.
+faster, whatever its model). ``--memory`` instead runs each configuration (served/widened x
+session options) in a fresh browser of its own, one round, and prints the peak PSS of the
+browser's processes (its run times are not comparable: sampling /proc slows the browser).
 """
 
 from __future__ import annotations
