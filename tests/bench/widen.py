@@ -65,22 +65,25 @@ PAGE_JS = """async ([modelId, rounds, source, variants, options]) => {
 }"""
 
 
-#: Session options tried by --memory: ORT's defaults, then without the arena / memory pattern.
+#: Session options tried by --memory: ORT's defaults, without the arena / memory pattern, and
+#: two session config entries that change where weights live.
 MEMORY_OPTIONS = {
     "default": {},
     "no-arena": {"enableCpuMemArena": False},
     "no-pattern": {"enableMemPattern": False},
-    "neither": {"enableCpuMemArena": False, "enableMemPattern": False},
+    "no-prepack": {"extra": {"session": {"disable_prepacking": "1"}}},
+    "init-alloc": {"extra": {"session": {"use_device_allocator_for_initializers": "1"}}},
 }
 
 
-def memory(base: str, model: str) -> None:
+def memory(base: str, model: str, variants: list[str], labels: list[str]) -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"{model}: peak PSS of a fresh browser, one session + two runs (MiB, seconds)")
     with sync_playwright() as p:
-        for variant in ("served", "widened"):
-            for label, options in MEMORY_OPTIONS.items():
+        for variant in variants:
+            for label in labels:
+                options = MEMORY_OPTIONS[label]
                 profile, context = fresh_browser(p, "offcut-widen-mem-")
                 try:
                     page = context.new_page()
@@ -101,6 +104,8 @@ def main() -> None:
     parser.add_argument("--model", default="isnet-medium")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--order", default="served,widened", help="variants, in run order")
+    parser.add_argument("--options", default=",".join(MEMORY_OPTIONS),
+                        help="--memory: which session options, from " + ", ".join(MEMORY_OPTIONS))
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -108,7 +113,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     if args.memory:
-        memory(base, args.model)
+        memory(base, args.model, args.order.split(","), args.options.split(","))
         server.shutdown()
         return
     with sync_playwright() as p:
