@@ -16,6 +16,13 @@ RESAMPLE = {
 }
 
 
+#: Pillow shrinks by a whole factor with a box filter first while the image stays at least this
+#: many times the target, then applies the filter. 12 MP -> 320x320 LANCZOS: 0.126 s -> 0.031 s
+#: on CPython, pixels within 3/255 of the exact filter (mean 0.21/255); 2.0 was 0.022 s but up
+#: to 5/255 off.
+REDUCING_GAP = 3.0
+
+
 def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
     """Resize and normalise an image for the model.
 
@@ -35,7 +42,8 @@ def prepare(rgb: np.ndarray, record: ModelRecord) -> np.ndarray:
     # Pillow's filters are antialiased when shrinking (support grows with the scale factor).
     # The model's scores depend on matching its published pipeline: u2netp was released
     # with a LANCZOS shrink, and a BILINEAR one cost it IoU on real photos (see the record).
-    small = Image.fromarray(rgb, "RGB").resize((size, size), RESAMPLE[record.resample])
+    small = Image.fromarray(rgb, "RGB").resize((size, size), RESAMPLE[record.resample],
+                                               reducing_gap=REDUCING_GAP)
     pixels = np.asarray(small, dtype=np.float32)
     divisor = max(float(pixels.max()), 1.0) if record.divide_by == "max" else record.divide_by
     pixels /= np.float32(divisor)
