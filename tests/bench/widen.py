@@ -4,7 +4,8 @@ IS-Net) and widened to float32 in the page (web/widen.js), interleaved in one Ch
     python tests/bench/widen.py [--rounds 3] [--model isnet-medium]
 
 Each round creates a fresh session of A then B (A B A B ...), on ORT's WASM backend with the
-worker's thread count, and runs a fixed 1024x1024 input twice. Prints medians and the ratio
+worker's thread count, and runs the model's input for a real photo twice (``--photo``; a
+synthetic input was 2x slower on u2netp, likely from denormal floats). Prints medians and the ratio
 widened/served, and the largest output difference. Needs a built dist/; asserts nothing.
 
 Every run has a worker of its own (in one worker, whichever session came second was up to 2x
@@ -24,9 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "py"), str(ROOT / "tests" / "bench")]
 
+import base64  # noqa: E402
+
+import numpy as np  # noqa: E402
 from peer import PeakSampler, fresh_browser  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import build  # noqa: E402
+from offcut.prepare import prepare  # noqa: E402
+from offcut.records import load_records  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 
@@ -35,14 +42,16 @@ WORKER_JS = (Path(__file__).parent / "widen_worker.js").read_text()
 
 # One fresh worker (a new ORT instance, as in the app) per variant and round: within one
 # worker, whichever session came second ran up to 2x faster, whatever its model.
-PAGE_JS = """async ([modelId, rounds, source, variants, options]) => {
+PAGE_JS = """async ([modelId, rounds, source, variants, options, inputBase64]) => {
+  const raw = Uint8Array.from(atob(inputBase64), (c) => c.charCodeAt(0));
+  const input = new Float32Array(raw.buffer);
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   const once = (variant) => new Promise((resolve, reject) => {
     const worker = new Worker(url, { type: 'module' });
     worker.onmessage = ({ data }) => { worker.terminate(); resolve(data); };
     worker.onerror = (e) => { worker.terminate(); reject(new Error(e.message)); };
     const origin = location.origin;
-    worker.postMessage({ modelId, rounds: 1, origin, variants: [variant], options });
+    worker.postMessage({ modelId, rounds: 1, origin, input, variants: [variant], options });
   });
   const rows = [];
   const outputs = {};
@@ -61,7 +70,8 @@ PAGE_JS = """async ([modelId, rounds, source, variants, options]) => {
       diff = Math.max(diff, Math.abs(outputs.served[i] - outputs.widened[i]));
     }
   }
-  return { rows, diff, modelBytes: info.modelBytes, widenedBytes: info.widenedBytes };
+  return { rows, diff, modelBytes: info.modelBytes, widenedBytes: info.widenedBytes,
+           threads: info.threads, isolated: info.isolated };
 }"""
 
 
@@ -76,7 +86,19 @@ MEMORY_OPTIONS = {
 }
 
 
-def memory(base: str, model: str, variants: list[str], labels: list[str]) -> None:
+def model_input(model: str, photo: Path) -> str:
+    """Base64 of the float32 input offcut gives ``model`` for ``photo`` (one view)."""
+    if photo.exists():
+        rgb = np.asarray(Image.open(photo).convert("RGB"))
+    else:  # ../shared is absent: a public-domain sample
+        from skimage import data as samples
+
+        rgb = samples.astronaut()
+    record = load_records(ROOT / "models")[model]
+    return base64.b64encode(prepare(rgb, record)[:1].tobytes()).decode()
+
+
+def memory(base: str, model: str, variants: list[str], labels: list[str], feed: str) -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"{model}: peak PSS of a fresh browser, one session + two runs (MiB, seconds)")
@@ -89,7 +111,8 @@ def memory(base: str, model: str, variants: list[str], labels: list[str]) -> Non
                     page = context.new_page()
                     page.goto(base + "NOTICES.txt")
                     with PeakSampler(profile) as sampler:
-                        result = page.evaluate(PAGE_JS, [model, 1, WORKER_JS, [variant], options])
+                        result = page.evaluate(PAGE_JS, [model, 1, WORKER_JS, [variant], options,
+                                                          feed])
                 finally:
                     context.close()
                 (row,) = result["rows"]
@@ -103,17 +126,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default="isnet-medium")
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--photo", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "dev" / "images" / "046.jpg")
     parser.add_argument("--order", default="served,widened", help="variants, in run order")
     parser.add_argument("--options", default=",".join(MEMORY_OPTIONS),
                         help="--memory: which session options, from " + ", ".join(MEMORY_OPTIONS))
     args = parser.parse_args()
+    feed = model_input(args.model, args.photo)
     from playwright.sync_api import sync_playwright
 
     server = build.make_server(port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     if args.memory:
-        memory(base, args.model, args.order.split(","), args.options.split(","))
+        memory(base, args.model, args.order.split(","), args.options.split(","), feed)
         server.shutdown()
         return
     with sync_playwright() as p:
@@ -121,22 +147,25 @@ def main() -> None:
         page = browser.new_page()
         page.goto(base + "NOTICES.txt")
         result = page.evaluate(PAGE_JS, [args.model, args.rounds, WORKER_JS,
-                                          args.order.split(","), {}])
+                                          args.order.split(","), {}, feed])
         browser.close()
     server.shutdown()
     print(f"{args.model}: served {result['modelBytes'] / 1e6:.1f} MB, widened "
           f"{result['widenedBytes'] / 1e6:.1f} MB; "
-          f"largest output difference {result['diff'] or 0:.2e}")
+          f"largest output difference {result['diff'] or 0:.2e}; {result['threads']} threads, "
+          f"cross-origin isolated: {result['isolated']}")
     print(f"{'':10} {'widen':>7} {'create':>7} {'first':>7} {'steady':>7}  (medians of "
           f"{args.rounds}, seconds)")
     medians = {}
-    for variant in ("served", "widened"):
+    for variant in dict.fromkeys(r["variant"] for r in result["rows"]):
         rows = [r for r in result["rows"] if r["variant"] == variant]
         medians[variant] = {k: statistics.median(r[k] for r in rows)
                             for k in ("widen", "create", "first", "steady")}
         m = medians[variant]
         print(f"{variant:10} {m['widen']:7.2f} {m['create']:7.2f} {m['first']:7.2f} "
               f"{m['steady']:7.2f}")
+    if len(medians) < 2:
+        return
     a, b = medians["served"], medians["widened"]
     ratio = {k: b[k] / a[k] for k in ("create", "first", "steady")}
     print(f"{'ratio w/s':10} {'':7} {ratio['create']:7.2f} {ratio['first']:7.2f} "

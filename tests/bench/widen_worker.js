@@ -1,5 +1,5 @@
 // tests/bench/widen.py's worker: the A/B runs, where the app runs ORT (a module worker).
-onmessage = async ({ data: { modelId, rounds, origin, variants = ['served', 'widened'], options = {} } }) => {
+onmessage = async ({ data: { modelId, rounds, origin, input, variants = ['served', 'widened'], options = {} } }) => {
   const at = (path) => new URL(path, origin).href;
   const { widenFloat16 } = await import(at('/widen.js'));
   const ort = await import(at('/ort/ort.min.mjs'));
@@ -13,8 +13,6 @@ onmessage = async ({ data: { modelId, rounds, origin, variants = ['served', 'wid
   let offset = 0;
   for (const p of parts) { bytes.set(p, offset); offset += p.length; }
   const side = entry.input.size;
-  const input = new Float32Array(3 * side * side);
-  for (let i = 0; i < input.length; i += 1) input[i] = ((i * 7919) % 255 - 128) / 256;
   const rows = [];
   const outputs = {};
   for (let round = 0; round < rounds; round += 1) {
@@ -35,5 +33,5 @@ onmessage = async ({ data: { modelId, rounds, origin, variants = ['served', 'wid
     }
   }
   const [variant] = Object.keys(outputs);
-  postMessage({ rows, output: outputs[variant], modelBytes: bytes.length, widenedBytes: widenFloat16(bytes).length });
+  postMessage({ rows, threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated, output: outputs[variant], modelBytes: bytes.length, widenedBytes: widenFloat16(bytes).length });
 };
