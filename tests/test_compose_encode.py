@@ -17,12 +17,15 @@ def test_parse_colour():
         compose.parse_colour("#12345")
 
 
-def test_rgba_stacks_foreground_and_alpha():
-    fg = np.full((2, 3, 3), 7, np.uint8)
-    alpha = np.array([[0, 128, 255]] * 2, np.uint8)
-    out = compose.rgba(fg, alpha)
-    assert out.dtype == np.uint8 and out.shape == (2, 3, 4)
-    np.testing.assert_array_equal(out[..., 3], alpha)
+def test_rgba_image_stacks_foreground_and_alpha():
+    rng = np.random.default_rng(3)
+    fg = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (5, 7), dtype=np.uint8)
+    image = compose.rgba_image(fg[:, ::-1], alpha)  # a strided view is read as its values
+    assert image.mode == "RGBA" and image.size == (7, 5)
+    pixels = np.asarray(image)
+    np.testing.assert_array_equal(pixels[..., :3], fg[:, ::-1])
+    np.testing.assert_array_equal(pixels[..., 3], alpha)
 
 
 def test_flatten_exact_integer_blend():

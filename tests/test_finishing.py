@@ -264,8 +264,8 @@ def test_preview_reuses_the_reduced_cutout(monkeypatch):
     full = cutout.alpha.shape
     pipeline.preview(cutout, pipeline.ExportOptions(), max_side=300)
     stacked = []
-    original_rgba = pipeline.compose.rgba
-    monkeypatch.setattr(pipeline.compose, "rgba",
+    original_rgba = pipeline.compose.rgba_image
+    monkeypatch.setattr(pipeline.compose, "rgba_image",
                         lambda fg, a: stacked.append(a.shape) or original_rgba(fg, a))
     for options in ({"background": "#ffffff"}, {"crop": True}, {"preset": "social"},
                     {"shadow": {"opacity": 0.3}}):

@@ -387,7 +387,7 @@ def _reduced(cutout: Cutout, options: ExportOptions, alpha8, colour):
     cached = cutout.cache.get("reduced")
     if cached is None or cached[0] != key:
         height, width = alpha8.shape
-        layer = Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
+        layer = compose.rgba_image(colour, alpha8)
         source = Image.fromarray(cutout.decoded.rgb, "RGB")
         # A whole-pixel box reduction to at most REDUCED_SIDE (4000 px -> 2000, 6000 -> 2000):
         # an exact area average (premultiplied for RGBA, like resize), about 7x faster than a
@@ -427,14 +427,14 @@ def _compose(cutout, options, background_photo, max_side):
     preset = _preset(options)
     if max_side is None:
         out_size, factor, exact = shape.size, 1.0, True
-        layer_source = Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
+        layer_source = compose.rgba_image(colour, alpha8)
     else:
         scale = min(1.0, max_side / max(shape.size))
         out_size = (max(1, round(shape.size[0] * scale)), max(1, round(shape.size[1] * scale)))
         needed = out_size[0] / shape.size[0] * shape.place[2] / (shape.box[2] - shape.box[0])
         factor, layer_source, _ = _reduced(cutout, options, alpha8, colour)
         if factor < needed:  # a small part of a big photo, enlarged: use the full size
-            factor, layer_source = 1.0, Image.fromarray(compose.rgba(colour, alpha8), "RGBA")
+            factor, layer_source = 1.0, compose.rgba_image(colour, alpha8)
         exact = False
     layer = _draw(layer_source, factor, shape, out_size, "RGBA", exact)
     pixels = np.asarray(layer, dtype=np.uint8)
