@@ -168,3 +168,42 @@ def test_lookalike_background_leaves_no_haze(monkeypatch):
     out = refine.upsample_alpha(low, rgb)
     assert out[patch].mean() < 0.5 * plain, (out[patch].mean(), plain)
     assert out[patch].mean() < 0.05
+
+
+def test_less_sharpening_keeps_a_soft_ramp_closer_to_its_truth():
+    # IS-Net's record asks for a logit gain of 1 instead of 2: a ramp the colours follow keeps
+    # its slope, where the default steepens it.
+    width = 200
+    ramp = np.linspace(0, 1, width, dtype=np.float32)
+    rgb = np.zeros((60, width, 3), dtype=np.uint8)
+    rgb[:] = (ramp[None, :, None] * 255).astype(np.uint8)
+    truth = np.broadcast_to(ramp, (60, width)).astype(np.float32)
+    low = np.asarray(Image.fromarray(truth, "F").resize((50, 50), Image.BILINEAR))
+    errors = {}
+    for gain in (1.0, 2.0):
+        out = refine.upsample_alpha(low, rgb, sharpen=gain, confidence=0.0)
+        assert out.dtype == np.float32
+        errors[gain] = np.abs(out - truth)[:, 20:180].mean()
+    assert errors[1.0] < 0.5 * errors[2.0]
+    assert errors[1.0] < 0.02
+
+
+def test_the_confidence_push_grows_with_its_gamma_and_keeps_one_half():
+    q = np.array([0.3, 0.5, 0.7], dtype=np.float32)
+    sure_background = np.full(3, 0.02, dtype=np.float32)
+    pushed = {g: refine._confident(q.copy(), sure_background, g) for g in (0.0, 2.0, 8.0)}
+    np.testing.assert_array_equal(pushed[0.0], q)  # gamma 0: no push at all
+    assert pushed[8.0][0] < pushed[2.0][0] < 0.3 and pushed[8.0][2] > pushed[2.0][2] > 0.7
+    assert all(value[1] == np.float32(0.5) for value in pushed.values())
+    assert all(value.dtype == np.float32 for value in pushed.values())
+
+
+def test_records_carry_their_refinement_settings(records):
+    from offcut.records import ModelRecord
+
+    best, fast = records["isnet-medium"], records["u2netp"]
+    assert (best.refine_sharpen, best.refine_confidence) == (1.0, 2.0)
+    assert (fast.refine_sharpen, fast.refine_confidence) == (None, None)  # the defaults
+    raw = dict(fast.raw, refine_sharpen=0, refine_confidence="3")
+    assert ModelRecord.from_dict(raw).refine_sharpen == 0.0
+    assert ModelRecord.from_dict(raw).refine_confidence == 3.0

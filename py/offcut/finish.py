@@ -85,4 +85,6 @@ def finish(
     low = mask_from_output(output, record)
     return refine.upsample_alpha(low, rgb, refine_edges=refine_edges,
                                  radius_scale=record.refine_radius_scale,
-                                 method=record.refine_method)
+                                 method=record.refine_method,
+                                 sharpen=record.refine_sharpen,
+                                 confidence=record.refine_confidence)

@@ -46,6 +46,11 @@ class ModelRecord:
         browser-versus-CLI alpha difference on a JPEG (test_app), for twice the model time.
     refine_method : str
         ``"guided"`` or ``"colour"``, see :func:`offcut.refine.refine_coefficients`.
+    refine_sharpen, refine_confidence : float or None
+        The guided filter's logit gain on the mask and the push towards the side the model
+        is sure of (:data:`offcut.refine.SHARPEN`, :data:`offcut.refine.CONFIDENCE_GAMMA`
+        when None). A model whose soft output is already close to a matte wants less of
+        both (IS-Net: see its record).
     """
 
     id: str
@@ -61,6 +66,8 @@ class ModelRecord:
     resample: str = "bilinear"
     refine_method: str = "guided"
     flip: bool = False
+    refine_sharpen: float | None = None
+    refine_confidence: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelRecord:
@@ -84,7 +91,13 @@ class ModelRecord:
             resample=str(inp.get("resample", "bilinear")),
             refine_method=str(data.get("refine_method", "guided")),
             flip=bool(inp.get("flip", False)),
+            refine_sharpen=_optional_float(data.get("refine_sharpen")),
+            refine_confidence=_optional_float(data.get("refine_confidence")),
         )
+
+
+def _optional_float(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def default_models_dir() -> Path:

@@ -104,7 +104,8 @@ def resize_box(image: Image.Image, width: int, height: int, crop: tuple) -> np.n
 
 
 def refine_coefficients(
-    low: np.ndarray, guide_rgb: np.ndarray, radius_scale: float = 1.0, method: str = "guided"
+    low: np.ndarray, guide_rgb: np.ndarray, radius_scale: float = 1.0, method: str = "guided",
+    sharpen: float = SHARPEN,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Guided-filter coefficients at the working resolution, blended into the confident mask.
 
@@ -119,6 +120,8 @@ def refine_coefficients(
     method : "guided" or "colour"
         The guided filter on the sharpened mask, or :mod:`offcut.matting`'s colour model
         (falling back to the guided filter where the colours cannot tell the sides apart).
+    sharpen : float
+        The logit gain on the mask before the guided filter (0: the mask thresholded).
 
     Returns
     -------
@@ -138,7 +141,7 @@ def refine_coefficients(
     # softness comes from where colours really mix (hair against sky) more than from the
     # model's blur, which is as wide as its low resolution.
     hard = (coarse >= 0.5).astype(np.float32)
-    src = hard if SHARPEN == 0 else _sharpen(coarse, SHARPEN)
+    src = hard if sharpen == 0 else _sharpen(coarse, sharpen)
     unsure = (coarse > UNSURE) & (coarse < 1 - UNSURE)
     if not unsure.any():
         return np.zeros((3, height, width), dtype=np.float32), hard
@@ -183,7 +186,7 @@ def _sharpen(p: np.ndarray, gain: float) -> np.ndarray:
 
 def upsample_alpha(
     low: np.ndarray, rgb: np.ndarray, *, refine_edges: bool = True, radius_scale: float = 1.0,
-    method: str = "guided",
+    method: str = "guided", sharpen: float | None = None, confidence: float | None = None,
 ) -> np.ndarray:
     """Low-resolution mask -> alpha at ``rgb``'s resolution.
 
@@ -200,6 +203,8 @@ def upsample_alpha(
         already sharp at the photo's scale wants a smaller window).
     method : str
         See :func:`refine_coefficients`.
+    sharpen, confidence : float or None
+        Per-model :data:`SHARPEN` and :data:`CONFIDENCE_GAMMA` (those when None).
 
     Returns
     -------
@@ -209,20 +214,23 @@ def upsample_alpha(
     height, width = rgb.shape[:2]
     if not refine_edges:
         return np.clip(resize_float(low, width, height), 0.0, 1.0)
+    sharpen = SHARPEN if sharpen is None else sharpen
+    confidence = CONFIDENCE_GAMMA if confidence is None else confidence
     scale = min(1.0, max(WORK_LONG_EDGE, *low.shape) / max(height, width))
     work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
     low_image = Image.fromarray(np.ascontiguousarray(low, dtype=np.float32), "F")
     if (work_w, work_h) == (width, height):
-        a, b = refine_coefficients(low, rgb, radius_scale, method)
+        a, b = refine_coefficients(low, rgb, radius_scale, method, sharpen)
         q = _finish(apply_coefficients(a, b, planar_rgb(rgb)))
         if method == "colour":
             return q
-        return _confident(q, resize_box(low_image, width, height, (0, 0, width, height)))
+        return _confident(q, resize_box(low_image, width, height, (0, 0, width, height)),
+                          confidence)
     # Pillow's BILINEAR antialiases when shrinking, which is what the guide needs; the
     # reducing gap box-averages by an integer factor first (12 MP: 45 -> 22 ms, CPython).
     small = np.asarray(Image.fromarray(rgb, "RGB").resize((work_w, work_h), Image.BILINEAR,
                                                           reducing_gap=REDUCING_GAP))
-    a, b = refine_coefficients(low, small, radius_scale, method)
+    a, b = refine_coefficients(low, small, radius_scale, method, sharpen)
     del small
     coef = [Image.fromarray(plane, "F") for plane in (a[0], a[1], a[2], b)]
     # Where the guide has no say (a = 0) and b is one constant, the tile's alpha is that
@@ -249,26 +257,26 @@ def upsample_alpha(
             # The colour model's values are measured, not guessed: no push (on the soft set
             # it raised the gradient error by 8 %).
             alpha[top:bottom, left:right] = q if method == "colour" else _confident(
-                q, resize_box(low_image, width, height, crop))
+                q, resize_box(low_image, width, height, crop), confidence)
     return alpha
 
 
-def _confident(q: np.ndarray, p: np.ndarray) -> np.ndarray:
+def _confident(q: np.ndarray, p: np.ndarray, gamma_max: float = CONFIDENCE_GAMMA) -> np.ndarray:
     """Push partial values of ``q`` towards the side the model ``p`` is sure of (in place).
 
     ``q < 0.5`` becomes ``0.5 * (2q) ** g`` and ``q > 0.5`` its mirror image, with
-    ``g = 1 + CONFIDENCE_GAMMA * |2p - 1| ** CONFIDENCE_POWER``: monotonic, 0.5 stays 0.5.
+    ``g = 1 + gamma_max * |2p - 1| ** CONFIDENCE_POWER``: monotonic, 0.5 stays 0.5.
     Only the partial pixels (a thin band) are computed.
     """
     flat = q.reshape(-1)
     index = np.flatnonzero((flat > 0) & (flat < 1))
-    if index.size == 0 or CONFIDENCE_GAMMA == 0:
+    if index.size == 0 or gamma_max == 0:
         return q
     value = flat[index]
     conf = np.abs(np.clip(p.reshape(-1)[index], 0.0, 1.0) * np.float32(2) - np.float32(1))
     if CONFIDENCE_POWER != 1:
         conf = conf ** np.float32(CONFIDENCE_POWER)
-    gamma = np.float32(1) + np.float32(CONFIDENCE_GAMMA) * conf
+    gamma = np.float32(1) + np.float32(gamma_max) * conf
     upper = value > 0.5
     x = np.where(upper, 1 - value, value) * np.float32(2)
     y = np.float32(0.5) * np.exp(gamma * np.log(x))
