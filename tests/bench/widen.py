@@ -42,7 +42,8 @@ WORKER_JS = (Path(__file__).parent / "widen_worker.js").read_text()
 
 # One fresh worker (a new ORT instance, as in the app) per variant and round: within one
 # worker, whichever session came second ran up to 2x faster, whatever its model.
-PAGE_JS = """async ([modelId, rounds, source, variants, options, inputBase64]) => {
+PAGE_JS = """async ([modelId, rounds, source, variants, options, inputBase64, runs = 2,
+                      pause = 0]) => {
   const raw = Uint8Array.from(atob(inputBase64), (c) => c.charCodeAt(0));
   const input = new Float32Array(raw.buffer);
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
@@ -51,7 +52,8 @@ PAGE_JS = """async ([modelId, rounds, source, variants, options, inputBase64]) =
     worker.onmessage = ({ data }) => { worker.terminate(); resolve(data); };
     worker.onerror = (e) => { worker.terminate(); reject(new Error(e.message)); };
     const origin = location.origin;
-    worker.postMessage({ modelId, rounds: 1, origin, input, variants: [variant], options });
+    worker.postMessage({ modelId, rounds: 1, origin, input, runs, pause, variants: [variant],
+      options });
   });
   const rows = [];
   const outputs = {};
@@ -126,6 +128,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", default="isnet-medium")
     parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--runs", type=int, default=2,
+                        help="runs per session ('steady' is the last; all are listed)")
+    parser.add_argument("--pause", type=float, default=0, help="seconds of idle between runs")
     parser.add_argument("--photo", type=Path,
                         default=ROOT.parent / "shared" / "data" / "dev" / "images" / "046.jpg")
     parser.add_argument("--order", default="served,widened", help="variants, in run order")
@@ -147,7 +152,8 @@ def main() -> None:
         page = browser.new_page()
         page.goto(base + "NOTICES.txt")
         result = page.evaluate(PAGE_JS, [args.model, args.rounds, WORKER_JS,
-                                          args.order.split(","), {}, feed])
+                                          args.order.split(","), {}, feed, args.runs,
+                                          args.pause])
         browser.close()
     server.shutdown()
     print(f"{args.model}: served {result['modelBytes'] / 1e6:.1f} MB, widened "
@@ -156,6 +162,9 @@ def main() -> None:
           f"cross-origin isolated: {result['isolated']}")
     print(f"{'':10} {'widen':>7} {'create':>7} {'first':>7} {'steady':>7}  (medians of "
           f"{args.rounds}, seconds)")
+    for row in result["rows"]:
+        runs = " ".join(f"{t:.2f}" for t in [row["first"], *row["later"]])
+        print(f"  {row['variant']}: runs {runs}")
     medians = {}
     for variant in dict.fromkeys(r["variant"] for r in result["rows"]):
         rows = [r for r in result["rows"] if r["variant"] == variant]
