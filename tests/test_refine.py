@@ -19,6 +19,16 @@ def _step_scene(height=120, width=160, edge=70):
     return rgb, truth
 
 
+def _ramp_scene(height=60, width=200):
+    """A grey ramp left to right, the same alpha ramp, and that alpha squashed to 50x50."""
+    ramp = np.linspace(0, 1, width, dtype=np.float32)
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    rgb[:] = (ramp[None, :, None] * 255).astype(np.uint8)
+    truth = np.broadcast_to(ramp, (height, width)).astype(np.float32)
+    low = np.asarray(Image.fromarray(truth, "F").resize((50, 50), Image.BILINEAR))
+    return rgb, truth, low
+
+
 def test_box_mean_matches_brute_force():
     rng = np.random.default_rng(0)
     x = rng.random((2, 23, 31)).astype(np.float32)
@@ -104,12 +114,7 @@ def test_step_edge_stays_sharp(monkeypatch, big):
 
 def test_soft_ramp_stays_soft():
     # A smooth colour ramp with a matching alpha ramp: nothing to snap to.
-    width = 200
-    ramp = np.linspace(0, 1, width, dtype=np.float32)
-    rgb = np.zeros((60, width, 3), dtype=np.uint8)
-    rgb[:] = (ramp[None, :, None] * 255).astype(np.uint8)
-    truth = np.broadcast_to(ramp, (60, width)).astype(np.float32)
-    low = np.asarray(Image.fromarray(truth, "F").resize((50, 50), Image.BILINEAR))
+    rgb, truth, low = _ramp_scene()
     refined = refine.upsample_alpha(low, rgb)
     # The logit gain steepens the ramp a little, but it stays a graded, monotonic ramp.
     middle = refined[:, 50:150]
@@ -173,12 +178,7 @@ def test_lookalike_background_leaves_no_haze(monkeypatch):
 def test_less_sharpening_keeps_a_soft_ramp_closer_to_its_truth():
     # IS-Net's record asks for a logit gain of 1 instead of 2: a ramp the colours follow keeps
     # its slope, where the default steepens it.
-    width = 200
-    ramp = np.linspace(0, 1, width, dtype=np.float32)
-    rgb = np.zeros((60, width, 3), dtype=np.uint8)
-    rgb[:] = (ramp[None, :, None] * 255).astype(np.uint8)
-    truth = np.broadcast_to(ramp, (60, width)).astype(np.float32)
-    low = np.asarray(Image.fromarray(truth, "F").resize((50, 50), Image.BILINEAR))
+    rgb, truth, low = _ramp_scene()
     errors = {}
     for gain in (1.0, 2.0):
         out = refine.upsample_alpha(low, rgb, sharpen=gain, confidence=0.0)
