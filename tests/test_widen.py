@@ -92,6 +92,20 @@ def test_a_damaged_model_comes_back_as_it_was(tmp_path, cut):
     assert (tmp_path / "out.onnx").read_bytes() == source.read_bytes()
 
 
+def test_a_model_with_a_subgraph_comes_back_as_it_was(tmp_path):
+    # An If node's branches would keep their own float16: nothing is widened then.
+    outer = half_model(np.ones(4, np.float32))
+    branch = helper.make_graph([helper.make_node("Identity", ["x"], ["z"])], "branch", [],
+                               [helper.make_tensor_value_info("z", TensorProto.FLOAT, [4])])
+    condition = numpy_helper.from_array(np.array(True), "condition")
+    outer.graph.initializer.append(condition)
+    outer.graph.node.append(helper.make_node("If", ["condition"], ["unused"],
+                                             then_branch=branch, else_branch=branch))
+    source = tmp_path / "if.onnx"
+    onnx.save(outer, source)
+    assert widen(source, tmp_path / "out.onnx") == "same"
+
+
 def test_the_served_best_model_widens_to_the_same_cutout(tmp_path, records, photo):
     record = records["isnet-medium"]
     served = fetch.runtime_model(record.raw, CACHE)

@@ -25,6 +25,8 @@ const NODE_ATTRIBUTE = 5;
 const ATTRIBUTE_NAME = 1;
 const ATTRIBUTE_INT = 3;
 const ATTRIBUTE_TENSOR = 5;
+const ATTRIBUTE_GRAPH = 6;
+const ATTRIBUTE_GRAPHS = 11;
 const TENSOR_DATA_TYPE = 2;
 const TENSOR_INT32_DATA = 5;
 const TENSOR_RAW_DATA = 9;
@@ -135,6 +137,8 @@ function nodePieces(bytes, node) {
       if (a.field === ATTRIBUTE_TENSOR && tensorPieces(bytes, a)) {
         throw new Unsupported('a float16 tensor attribute');
       }
+      // A subgraph (If, Loop, Scan) would keep its own float16 weights and casts.
+      if (a.field === ATTRIBUTE_GRAPH || a.field === ATTRIBUTE_GRAPHS) throw new Unsupported('a subgraph');
     }
     const name = attribute.find((a) => a.field === ATTRIBUTE_NAME);
     if (!(isCast && name && text(bytes, name) === 'to')) {
