@@ -5,19 +5,12 @@ from __future__ import annotations
 import pytest
 
 from browsing import wait_for_state
-from support import SHARED_DEV, jpeg_bytes
+from support import subject_photo
 
 
 @pytest.fixture
 def good_photo(tmp_path):
-    source = SHARED_DEV / "images" / "046.jpg"
-    if source.exists():
-        return source
-    from skimage import data
-
-    path = tmp_path / "astronaut.jpg"
-    path.write_bytes(jpeg_bytes(data.astronaut()))
-    return path
+    return subject_photo(tmp_path)
 
 
 def error_text(page) -> str:
