@@ -393,6 +393,9 @@ async function acceptFile(file, { ignored = 0 } = {}) {
     failed({ code: 'empty-file', message: '0 bytes' }, null);
     return;
   }
+  // Busy from the pick, not from the end of the read: a big file takes a moment to read, and
+  // meanwhile the page must not still say 'done' about the last photo (tests wait on it too).
+  setState('processing');
   let bytes;
   try {
     bytes = await file.arrayBuffer();
@@ -431,6 +434,7 @@ async function process(source, { keepView = false } = {}) {
     }
     state.queued = source;
     announce('Your photo will be processed as soon as the engine is ready.');
+    setState(idleState()); // not 'processing' (acceptFile's): nothing runs until the engine is up
     if (!state.booting) startEngine(); // the last start failed: try again now
     return;
   }

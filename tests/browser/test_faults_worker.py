@@ -121,6 +121,9 @@ def test_cancel_during_the_model_stops_the_worker_and_keeps_the_page(
     assert downloaded_size(page) == small_size
     # The next photo goes through the new worker.
     page.set_input_files("#file-input", str(photos["other"]))
+    # Busy from the pick (the file is read asynchronously): a 'done' now would be the last
+    # photo's, and the wait below would return before this one ran (a CI failure).
+    assert page.evaluate("document.body.dataset.state") == "processing"
     wait_for_state(page, "done", timeout_s=300)
     assert page.locator("#cutout-image").get_attribute("src") != shown
     # One restart (the spare took over, and a new spare boots), not one per request.
