@@ -57,6 +57,9 @@ function withHeaders(headers) {
   return merged;
 }
 
+/** Whether a cached response already carries every security header with this build's value. */
+const isolated = (response) => Object.entries(HEADERS).every(([name, value]) => response.headers.get(name) === value);
+
 function isolate(response) {
   if (!response || response.type === 'opaque' || response.status === 0) return response;
   return new Response(response.body,
@@ -85,7 +88,7 @@ async function refetch(cache, path) {
     const why = response.ok ? `sha256 is not build ${BUILD}'s` : `HTTP ${response.status}`;
     return { code: 'asset-corrupt', message: `${path}: ${why}` };
   }
-  await cache.put(keyFor(path), new Response(body, { headers })).catch(() => {});
+  await cache.put(keyFor(path), new Response(body, { headers: withHeaders(headers) })).catch(() => {});
   return { body, headers };
 }
 
@@ -94,8 +97,11 @@ async function serveFile(path) {
   const cache = await caches.open(CACHE);
   const cached = await cache.match(keyFor(path));
   if (cached) {
-    const body = await verifiedBody(cached, path);
-    if (body) return new Response(body, { headers: withHeaders(cached.headers) });
+    // The cache's own response, checked through a copy: a response built from its bytes
+    // instead would lose the compiled code Chromium keeps beside a cached .wasm, and both
+    // runtimes' wasm would be compiled again on every visit.
+    const body = await verifiedBody(cached.clone(), path);
+    if (body) return isolated(cached) ? cached : new Response(body, { headers: withHeaders(cached.headers) });
     await cache.delete(keyFor(path));
   }
   const fresh = await refetch(cache, path);
@@ -122,7 +128,7 @@ self.addEventListener('install', (event) => {
       const first = await fetch(keyFor(path));
       const body = await verifiedBody(first, path);
       if (body) {
-        await cache.put(keyFor(path), new Response(body, { headers: first.headers }));
+        await cache.put(keyFor(path), new Response(body, { headers: withHeaders(first.headers) }));
         return;
       }
       const fresh = await refetch(cache, path);
