@@ -57,8 +57,13 @@ function withHeaders(headers) {
   return merged;
 }
 
-/** Whether a cached response already carries every security header with this build's value. */
+/** Whether a cached response already carries every security header with this build's value
+ *  (an entry kept by an earlier sw.js of the same build, whose cache name is the same, may not). */
 const isolated = (response) => Object.entries(HEADERS).every(([name, value]) => response.headers.get(name) === value);
+
+/** Keep a verified file, stored with the security headers so that it can be served as it is. */
+const keep = (cache, path, body, headers) =>
+  cache.put(keyFor(path), new Response(body, { headers: withHeaders(headers) }));
 
 function isolate(response) {
   if (!response || response.type === 'opaque' || response.status === 0) return response;
@@ -88,7 +93,7 @@ async function refetch(cache, path) {
     const why = response.ok ? `sha256 is not build ${BUILD}'s` : `HTTP ${response.status}`;
     return { code: 'asset-corrupt', message: `${path}: ${why}` };
   }
-  await cache.put(keyFor(path), new Response(body, { headers: withHeaders(headers) })).catch(() => {});
+  await keep(cache, path, body, headers).catch(() => {});
   return { body, headers };
 }
 
@@ -128,7 +133,7 @@ self.addEventListener('install', (event) => {
       const first = await fetch(keyFor(path));
       const body = await verifiedBody(first, path);
       if (body) {
-        await cache.put(keyFor(path), new Response(body, { headers: withHeaders(first.headers) }));
+        await keep(cache, path, body, first.headers);
         return;
       }
       const fresh = await refetch(cache, path);
