@@ -85,6 +85,9 @@ MEMORY_OPTIONS = {
     "no-pattern": {"enableMemPattern": False},
     "no-prepack": {"extra": {"session": {"disable_prepacking": "1"}}},
     "init-alloc": {"extra": {"session": {"use_device_allocator_for_initializers": "1"}}},
+    # Without level 3 (layout): no NCHWc-blocked copies of weights and activations.
+    "extended": {"graphOptimizationLevel": "extended"},
+    "basic": {"graphOptimizationLevel": "basic"},
 }
 
 
