@@ -88,17 +88,28 @@ async function cacheProblem() {
   }
 }
 
+/** Where py/offcut.zip is unpacked (build.py's OFFCUT_PY_DIR: its bytecode is made for it). */
+const OFFCUT_PY_DIR = '/home/pyodide/offcut-py';
+
 async function bootPython(progress) {
   const t0 = performance.now();
   progress('runtime', 0, 1);
   const { loadPyodide } = await import('./pyodide/pyodide.mjs');
-  const pyodide = await loadPyodide({ indexURL: here('./pyodide/') });
+  // Small, needed right after the packages: fetched meanwhile.
+  const archives = Promise.all(['./py/offcut.zip', './py/bytecode.zip'].map(
+    async (path) => (await fetchFile(path)).arrayBuffer()));
+  archives.catch(() => {}); // awaited below; a failure before then must not go unhandled
+  // The standard library with its bytecode (build.py's build_bytecode): Pyodide never writes
+  // .pyc files, so without it every start compiles what Python imports.
+  const pyodide = await loadPyodide({ indexURL: here('./pyodide/'), stdLibURL: here('./py/stdlib.zip') });
   const bootSeconds = seconds(t0);
   progress('packages', 0, 1);
   await pyodide.loadPackage(['numpy', 'pillow'], { messageCallback: () => {} });
-  const zip = await (await fetchFile('./py/offcut.zip')).arrayBuffer();
-  pyodide.unpackArchive(zip, 'zip', { extractDir: '/home/pyodide/offcut-py' });
-  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/offcut-py')");
+  const [zip, bytecode] = await archives;
+  pyodide.unpackArchive(zip, 'zip', { extractDir: OFFCUT_PY_DIR });
+  // __pycache__ files by absolute path, for numpy, Pillow and offcut.
+  pyodide.unpackArchive(bytecode, 'zip', { extractDir: '/' });
+  pyodide.runPython(`import sys; sys.path.insert(0, '${OFFCUT_PY_DIR}')`);
   state.py = pyodide.pyimport('offcut.web');
   state.pyodide = pyodide;
   progress('packages', 1, 1);
