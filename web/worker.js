@@ -245,6 +245,7 @@ async function setModel(id, modelId, progress) {
       cancelWaiters.delete(id);
     }
   }
+  await pythonSettled(); // see pythonSettled
   report('session', 0, 1);
   if (state.session) await state.session.release().catch(() => {});
   state.session = null;
@@ -263,6 +264,14 @@ async function setModel(id, modelId, progress) {
   };
 }
 
+/** Resolves once Python has started (or failed to). Sessions are created after it: ORT's
+ *  session creation and Pyodide's start run on this worker's one thread, and interleaved they
+ *  took longer than one after the other (repeat visit, Fast, worker ready: 3.6-13.3 s, median
+ *  3.8, against 3.3-4.1 s), while a download still overlaps Python's start. */
+function pythonSettled() {
+  return state.python ? state.python.then(() => {}, () => {}) : Promise.resolve();
+}
+
 /** The smallest model (by download size) gives first looks while a bigger one is chosen: it
  *  is loaded beside it, on WASM (it needs no GPU: ~0.5 s for a look). */
 function loadQuick(chosen) {
@@ -271,6 +280,7 @@ function loadQuick(chosen) {
   if (smallest.id === chosen.id) return;
   state.quick = (async () => {
     const loaded = await loadModel(smallest, { progress: () => {}, signal: new AbortController().signal, warn });
+    await pythonSettled(); // see pythonSettled
     return { entry: smallest, session: await wasmSession(loaded.bytes) };
   })().catch((error) => {
     // Only the first look is lost (the chosen model still works): not worth a notice.
