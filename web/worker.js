@@ -5,14 +5,13 @@
 // interrupted: for a long one the bridge replaces the whole worker instead).
 
 import { loadModel, StoreError } from './model-store.js';
-import { widenFloat16 } from './widen.js';
 
 const here = (path) => new URL(path, import.meta.url).href;
 
 const state = {
   pyodide: null,
   py: null, // the offcut.web module
-  ort: null,
+  host: null, // onnxruntime-web's worker (ort-host.js), see ortHost
   models: null, // models/index.json entries
   model: null, // current entry
   target: null, // the entry being loaded for the page, or loaded (then === model)
@@ -35,7 +34,7 @@ const controllers = new Map(); // request id -> AbortController for downloads
 const cancelWaiters = new Map(); // request id -> reject: a request waiting for a model load
 const loadListeners = new Set(); // progress callbacks of requests waiting for a model load
 // Photos that want a first look: request id -> {promise, resolve}. A big model's session
-// creation holds this worker's thread for seconds (IS-Net: 5-10 s here), so it waits for them.
+// creation holds onnxruntime's worker (ort-host.js) for seconds, so it waits for them.
 const lookGates = new Map();
 let queue = Promise.resolve();
 
@@ -117,13 +116,57 @@ async function bootPython(progress) {
 }
 
 async function loadOrt() {
-  const ort = await import('./ort/ort.min.mjs');
-  ort.env.wasm.wasmPaths = here('./ort/');
   // Threads need cross-origin isolation (COOP/COEP); without it ORT would silently use one.
   state.threads = self.crossOriginIsolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : 1;
-  ort.env.wasm.numThreads = state.threads;
-  ort.env.logLevel = 'error';
-  state.ort = ort;
+  state.host = ortHost();
+  await state.host.call('init', { wasmPaths: here('./ort/'), threads: state.threads });
+}
+
+/** onnxruntime-web's own worker (ort-host.js): `call(type, fields, transfer)` resolves with its
+ *  result or rejects with its error. It ends with this worker (a cancel replaces both). */
+function ortHost() {
+  const worker = new Worker(here('./ort-host.js'), { type: 'module' });
+  const pending = new Map();
+  let next = 0;
+  const failAll = (message) => {
+    for (const { reject } of pending.values()) reject(new Error(message));
+    pending.clear();
+  };
+  worker.onmessage = ({ data }) => {
+    const waiter = pending.get(data.id);
+    pending.delete(data.id);
+    if (!waiter) return;
+    if ('error' in data) waiter.reject(new Error(data.error));
+    else waiter.resolve(data.result);
+  };
+  worker.onerror = (event) => failAll(`onnxruntime's worker failed: ${event.message || 'no message'}`);
+  return {
+    call(type, fields = {}, transfer = []) {
+      next += 1;
+      const id = next;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, type, ...fields }, transfer);
+      });
+    },
+  };
+}
+
+let sessionKeys = 0;
+
+/** A session in ort-host.js. `bytes` are copied there (kept here for a WASM fallback). */
+async function remoteSession(bytes, provider) {
+  sessionKeys += 1;
+  const key = sessionKeys;
+  const { inputNames, outputNames } = await state.host.call('create', { key, bytes, provider });
+  return {
+    inputNames,
+    outputNames,
+    /** float32 `data` (transferred) in, the named output's float32 data out. */
+    run: (inputName, outputName, data, dims) => state.host.call(
+      'run', { key, inputName, outputName, data, dims }, [data.buffer]),
+    release: () => state.host.call('release', { key }),
+  };
 }
 
 /** The WebGPU adapter, or null. A software one (SwiftShader: `isFallbackAdapter`, on the
@@ -147,7 +190,7 @@ async function createSession(bytes) {
   state.gpuUnproven = false;
   if (wantGpu) {
     try {
-      state.session = await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] });
+      state.session = await remoteSession(bytes, 'webgpu');
       state.backend = 'webgpu';
       // Chosen automatically: the first run must show it is not slower than WASM would be.
       state.gpuUnproven = state.preferred === 'auto';
@@ -165,10 +208,7 @@ async function createSession(bytes) {
 /** A WASM session; float16 weights are widened first (see widen.js: IS-Net's session is then
  *  ready in a quarter of the time, and its first run in half). */
 function wasmSession(bytes) {
-  return state.ort.InferenceSession.create(widenFloat16(bytes), {
-    executionProviders: ['wasm'],
-    graphOptimizationLevel: 'all',
-  });
+  return remoteSession(bytes, 'wasm');
 }
 
 // Single-thread WASM seconds for one run of each model here (stack-facts.md: u2netp ~2 s,
@@ -245,7 +285,6 @@ async function setModel(id, modelId, progress) {
       cancelWaiters.delete(id);
     }
   }
-  await pythonSettled(); // see pythonSettled
   report('session', 0, 1);
   if (state.session) await state.session.release().catch(() => {});
   state.session = null;
@@ -264,14 +303,6 @@ async function setModel(id, modelId, progress) {
   };
 }
 
-/** Resolves once Python has started (or failed to). Sessions are created after it: ORT's
- *  session creation and Pyodide's start run on this worker's one thread, and interleaved they
- *  took longer than one after the other (repeat visit, Fast, worker ready: 3.6-13.3 s, median
- *  3.8, against 3.3-4.1 s), while a download still overlaps Python's start. */
-function pythonSettled() {
-  return state.python ? state.python.then(() => {}, () => {}) : Promise.resolve();
-}
-
 /** The smallest model (by download size) gives first looks while a bigger one is chosen: it
  *  is loaded beside it, on WASM (it needs no GPU: ~0.5 s for a look). */
 function loadQuick(chosen) {
@@ -280,7 +311,6 @@ function loadQuick(chosen) {
   if (smallest.id === chosen.id) return;
   state.quick = (async () => {
     const loaded = await loadModel(smallest, { progress: () => {}, signal: new AbortController().signal, warn });
-    await pythonSettled(); // see pythonSettled
     return { entry: smallest, session: await wasmSession(loaded.bytes) };
   })().catch((error) => {
     // Only the first look is lost (the chosen model still works): not worth a notice.
@@ -414,17 +444,14 @@ function runModel(input, shape) {
 }
 
 async function runSession(session, model, input, shape) {
-  const { ort } = state;
   const [views, ...one] = shape;
   const step = one.reduce((a, b) => a * b, 1);
   const name = session.outputNames[model.output.index];
   const parts = [];
   for (let view = 0; view < views; view += 1) {
-    const slice = input.subarray(view * step, (view + 1) * step);
-    const tensor = new ort.Tensor('float32', slice, [1, ...one]);
-    const outputs = await session.run({ [model.input.name]: tensor });
-    parts.push(outputs[name].data.slice());
-    for (const value of Object.values(outputs)) value.dispose?.();
+    // Its own buffer, transferred to ort-host.js (the caller's input may be needed again).
+    const slice = input.slice(view * step, (view + 1) * step);
+    parts.push(await session.run(model.input.name, name, slice, [1, ...one]));
   }
   if (parts.length === 1) return parts[0];
   const data = new Float32Array(parts.reduce((n, part) => n + part.length, 0));
