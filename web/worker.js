@@ -273,7 +273,7 @@ async function setModel(id, modelId, progress) {
   const tLoaded = seconds(t0);
   if (state.quick) {
     // The small session first, then any photo's first look: creating the big one would
-    // keep both waiting (this worker runs Python, and ORT's calls, on one thread).
+    // keep both waiting (ort-host.js runs one onnxruntime call at a time).
     await state.quick;
     const looks = Promise.all([...lookGates.values()].map((gate) => gate.promise));
     try {
