@@ -29,7 +29,7 @@ async function create({ key, bytes, provider }) {
       graphOptimizationLevel: 'all',
     });
   sessions.set(key, session);
-  return { inputNames: session.inputNames, outputNames: session.outputNames };
+  return { outputNames: session.outputNames };
 }
 
 async function run({ key, inputName, outputName, data, dims }) {

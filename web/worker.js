@@ -158,9 +158,8 @@ let sessionKeys = 0;
 async function remoteSession(bytes, provider) {
   sessionKeys += 1;
   const key = sessionKeys;
-  const { inputNames, outputNames } = await state.host.call('create', { key, bytes, provider });
+  const { outputNames } = await state.host.call('create', { key, bytes, provider });
   return {
-    inputNames,
     outputNames,
     /** float32 `data` (transferred) in, the named output's float32 data out. */
     run: (inputName, outputName, data, dims) => state.host.call(
@@ -205,8 +204,7 @@ async function createSession(bytes) {
   state.backend = 'wasm';
 }
 
-/** A WASM session; float16 weights are widened first (see widen.js: IS-Net's session is then
- *  ready in a quarter of the time, and its first run in half). */
+/** A WASM session (ort-host.js widens float16 weights first). */
 function wasmSession(bytes) {
   return remoteSession(bytes, 'wasm');
 }

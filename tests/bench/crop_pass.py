@@ -34,8 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "bench"))
 import mattes  # noqa: E402
 import outputs  # noqa: E402
 
-from offcut import metrics  # noqa: E402
-from offcut.finish import finish, quantise_alpha  # noqa: E402
+from offcut.finish import finish  # noqa: E402
 from offcut.records import load_records  # noqa: E402
 
 
@@ -115,10 +114,7 @@ def evaluate(record, data: Path, every: int, pad: float, max_area: float) -> dic
             seconds.append(time.perf_counter() - t0)
             alphas["crop-mean"] = with_crop_pass(full, rgb, record, session, box, "mean")
         for name, alpha in alphas.items():
-            alpha8 = quantise_alpha(alpha)
-            result = metrics.matte_scores(alpha8, gt) if soft else metrics.score(alpha8, gt)
-            for key, value in result.items():
-                scores[name].setdefault(key, []).append(value)
+            mattes.add_scores(scores[name], alpha, gt, soft)
         if box is not None:
             line = " ".join(f"{n} {scores[n][('sad' if soft else 'iou')][-1]:.3f}" for n in names)
             print(f"  {image_path.stem}: box {box} of {rgb.shape[:2]}: {line}", flush=True)

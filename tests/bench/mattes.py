@@ -97,6 +97,15 @@ def load_gt(data: Path, stem: str) -> tuple[np.ndarray, bool]:
         return np.asarray(image.convert("L")), soft
 
 
+def add_scores(into: dict, alpha: np.ndarray, gt: np.ndarray, soft: bool) -> None:
+    """Score float alpha, quantised to uint8 as the product ships it, against ``gt``; append
+    each metric to ``into[metric]``."""
+    alpha8 = quantise_alpha(alpha)
+    scores = metrics.matte_scores(alpha8, gt) if soft else metrics.score(alpha8, gt)
+    for key, value in scores.items():
+        into.setdefault(key, []).append(value)
+
+
 def evaluate(record, data: Path, names: list[str], size: int, every: int = 1,
              limit: int = 0) -> dict:
     """``{variant: {metric: [per image]}}`` plus ``seconds`` per variant and model seconds."""
@@ -121,10 +130,7 @@ def evaluate(record, data: Path, names: list[str], size: int, every: int = 1,
             t0 = time.perf_counter()
             alpha = VARIANTS[name][0](raw, rec, rgb, flipped)
             seconds[name] += time.perf_counter() - t0
-            alpha8 = quantise_alpha(alpha)
-            scores = metrics.matte_scores(alpha8, gt) if soft else metrics.score(alpha8, gt)
-            for key, value in scores.items():
-                results[name].setdefault(key, []).append(value)
+            add_scores(results[name], alpha, gt, soft)
     model_s = outputs.load_seconds(outputs.key(record), size, data)
     return {"scores": results, "seconds": seconds, "count": len(images),
             "model_s": float(np.median(model_s)) if model_s else 0.0, "soft": soft}
