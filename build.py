@@ -50,8 +50,10 @@ PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm"]
 #: Where web/worker.js unpacks py/offcut.zip in Pyodide's file system; the bytecode for it is
 #: made for that path (tests/test_bytecode.py checks the two agree).
 OFFCUT_PY_DIR = "/home/pyodide/offcut-py"
-#: ort.min.mjs + the JSEP build of the wasm binary covers both WebGPU and WASM providers.
-ORT_FILES = ["ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"]
+#: Two builds of onnxruntime-web (web/ort-host.js loads one per provider): ort.wasm.min.mjs with
+#: the plain wasm binary for WASM, ort.min.mjs with the JSEP binary for WebGPU.
+ORT_FILES = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm",
+             "ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"]
 #: Models are served in parts so that hosts with per-file limits (25 MiB on some) work.
 MODEL_PART_BYTES = 4 * 1024 * 1024
 

@@ -8,18 +8,35 @@
 // outputs are transferred, not copied.
 import { widenFloat16 } from './widen.js';
 
-let ort = null;
-const sessions = new Map(); // key -> InferenceSession
+// Two builds of onnxruntime-web 1.30, each loaded only when a session asks for its provider:
+// - WASM: ort.wasm.min.mjs and the plain wasm binary (14 MB). The JSEP binary that WebGPU
+//   needs (28 MB, Asyncify-instrumented) runs IS-Net on the CPU at the same steady speed, but
+//   its first two runs took 13 and 18 s against 7 s each here (tests/bench/ort_builds.py).
+// - WebGPU: ort.min.mjs and the JSEP binary.
+const BUNDLES = { wasm: './ort/ort.wasm.min.mjs', webgpu: './ort/ort.min.mjs' };
+const runtimes = new Map(); // provider -> Promise of the ort module
+let settings = null; // {wasmPaths, threads}
+const sessions = new Map(); // key -> {session, ort}
 
 async function init({ wasmPaths, threads }) {
-  ort = await import('./ort/ort.min.mjs');
-  ort.env.wasm.wasmPaths = wasmPaths;
-  ort.env.wasm.numThreads = threads;
-  ort.env.logLevel = 'error';
-  return { threads: ort.env.wasm.numThreads };
+  settings = { wasmPaths, threads };
+  return { threads };
+}
+
+function runtime(provider) {
+  if (!runtimes.has(provider)) {
+    runtimes.set(provider, import(BUNDLES[provider]).then((ort) => {
+      ort.env.wasm.wasmPaths = settings.wasmPaths;
+      ort.env.wasm.numThreads = settings.threads;
+      ort.env.logLevel = 'error';
+      return ort;
+    }));
+  }
+  return runtimes.get(provider);
 }
 
 async function create({ key, bytes, provider }) {
+  const ort = await runtime(provider);
   const session = provider === 'webgpu'
     ? await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] })
     // float16 weights widened first (see widen.js: IS-Net's session is then ready in a
@@ -28,13 +45,14 @@ async function create({ key, bytes, provider }) {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
     });
-  sessions.set(key, session);
+  sessions.set(key, { session, ort });
   return { outputNames: session.outputNames };
 }
 
 async function run({ key, inputName, outputName, data, dims }) {
-  const session = sessions.get(key);
-  if (!session) throw new Error(`no session ${key}`);
+  const entry = sessions.get(key);
+  if (!entry) throw new Error(`no session ${key}`);
+  const { session, ort } = entry;
   const outputs = await session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
   const out = outputs[outputName].data.slice();
   for (const value of Object.values(outputs)) value.dispose?.();
@@ -42,9 +60,9 @@ async function run({ key, inputName, outputName, data, dims }) {
 }
 
 async function release({ key }) {
-  const session = sessions.get(key);
+  const entry = sessions.get(key);
   sessions.delete(key);
-  if (session) await session.release();
+  if (entry) await entry.session.release();
   return null;
 }
 
