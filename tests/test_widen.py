@@ -1,5 +1,6 @@
-"""web/widen.js (float16 weights widened before a WASM session), run with Node on real and
-synthetic models and checked with the onnx package and native onnxruntime."""
+"""tests/bench/widen.js (float16 weights widened before a WASM session; bench-only since the
+app's plain WASM build runs float16 weights as fast), run with Node on real and synthetic
+models and checked with the onnx package and native onnxruntime."""
 
 import io
 import subprocess
@@ -32,7 +33,7 @@ console.log(out === bytes ? 'same' : 'widened');
 
 
 def widen(source: Path, target: Path) -> str:
-    script = DRIVER.replace("WIDEN", str(ROOT / "web" / "widen.js"))
+    script = DRIVER.replace("WIDEN", str(ROOT / "tests" / "bench" / "widen.js"))
     result = subprocess.run(["node", "--no-warnings", "--input-type=module", "-e", script, "--",
                              str(source), str(target)], capture_output=True, text=True,
                             timeout=300)

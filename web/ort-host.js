@@ -6,12 +6,11 @@
 // provider: 'wasm'|'webgpu'} | {id, type: 'run', key, inputName, outputName, data, dims} |
 // {id, type: 'release', key}. Out: {id, result} or {id, error: message}. Run inputs and
 // outputs are transferred, not copied.
-import { widenFloat16 } from './widen.js';
-
 // Two builds of onnxruntime-web 1.30, each loaded only when a session asks for its provider:
 // - WASM: ort.wasm.min.mjs and the plain wasm binary (14 MB). The JSEP binary that WebGPU
 //   needs (28 MB, Asyncify-instrumented) runs IS-Net on the CPU at the same steady speed, but
-//   its first two runs took 13 and 18 s against 7 s each here (tests/bench/ort_builds.py).
+//   its first two runs took 18 s each against 7-8 s here (tests/bench/widen.py). On the plain
+//   build IS-Net's float16 weights need no widening to float32 first: as fast, and 90 MiB less.
 // - WebGPU: ort.min.mjs and the JSEP binary.
 const BUNDLES = { wasm: './ort/ort.wasm.min.mjs', webgpu: './ort/ort.min.mjs' };
 const runtimes = new Map(); // provider -> Promise of the ort module
@@ -37,14 +36,9 @@ function runtime(provider) {
 
 async function create({ key, bytes, provider }) {
   const ort = await runtime(provider);
-  const session = provider === 'webgpu'
-    ? await ort.InferenceSession.create(bytes, { executionProviders: ['webgpu'] })
-    // float16 weights widened first (see widen.js: IS-Net's session is then ready in a
-    // quarter of the time, and its first run in half).
-    : await ort.InferenceSession.create(widenFloat16(bytes), {
-      executionProviders: ['wasm'],
-      graphOptimizationLevel: 'all',
-    });
+  const session = await ort.InferenceSession.create(bytes, provider === 'webgpu'
+    ? { executionProviders: ['webgpu'] }
+    : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
   sessions.set(key, { session, ort });
   return { outputNames: session.outputNames };
 }

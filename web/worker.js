@@ -204,7 +204,7 @@ async function createSession(bytes) {
   state.backend = 'wasm';
 }
 
-/** A WASM session (ort-host.js widens float16 weights first). */
+/** A WASM session. */
 function wasmSession(bytes) {
   return remoteSession(bytes, 'wasm');
 }

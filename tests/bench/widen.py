@@ -1,5 +1,9 @@
 """WASM session creation and first/steady runs of each model as served (float16 weights for
-IS-Net) and widened to float32 in the page (web/widen.js), interleaved in one Chromium.
+IS-Net) and widened to float32 in the page (web/widen.js), interleaved in one Chromium, on
+either build of onnxruntime-web the app ships: ``@plain`` (ort.wasm.min.mjs, what the app uses
+for WASM) or ``@jsep`` (ort.min.mjs, the Asyncify build the app uses for WebGPU).
+
+    python tests/bench/widen.py --order served@plain,served@jsep --runs 3
 
     python tests/bench/widen.py [--rounds 3] [--model isnet-medium]
 
@@ -37,8 +41,11 @@ from offcut.records import load_records  # noqa: E402
 
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 
-#: Runs in a module worker (where the app runs ORT), away from the page's main thread.
-WORKER_JS = (Path(__file__).parent / "widen_worker.js").read_text()
+#: Runs in a module worker (where the app runs ORT), away from the page's main thread; the
+#: widener (widen.js, bench-only since the app's WASM build runs float16 weights as fast) is
+#: inlined into it.
+WORKER_JS = ((Path(__file__).parent / "widen.js").read_text().replace("export function", "function")
+             + (Path(__file__).parent / "widen_worker.js").read_text())
 
 # One fresh worker (a new ORT instance, as in the app) per variant and round: within one
 # worker, whichever session came second ran up to 2x faster, whatever its model.
@@ -66,10 +73,11 @@ PAGE_JS = """async ([modelId, rounds, source, variants, options, inputBase64, ru
     }
   }
   let diff = null;
-  if (outputs.served && outputs.widened) {
+  const [first, second] = Object.values(outputs);
+  if (first && second) {
     diff = 0;
-    for (let i = 0; i < outputs.served.length; i += 1) {
-      diff = Math.max(diff, Math.abs(outputs.served[i] - outputs.widened[i]));
+    for (let i = 0; i < first.length; i += 1) {
+      diff = Math.max(diff, Math.abs(first[i] - second[i]));
     }
   }
   return { rows, diff, modelBytes: info.modelBytes, widenedBytes: info.widenedBytes,
@@ -136,7 +144,8 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=0, help="seconds of idle between runs")
     parser.add_argument("--photo", type=Path,
                         default=ROOT.parent / "shared" / "data" / "dev" / "images" / "046.jpg")
-    parser.add_argument("--order", default="served,widened", help="variants, in run order")
+    parser.add_argument("--order", default="served@plain,widened@plain",
+                        help="variants (served|widened@plain|jsep), in run order")
     parser.add_argument("--options", default=",".join(MEMORY_OPTIONS),
                         help="--memory: which session options, from " + ", ".join(MEMORY_OPTIONS))
     args = parser.parse_args()
@@ -163,7 +172,7 @@ def main() -> None:
           f"{result['widenedBytes'] / 1e6:.1f} MB; "
           f"largest output difference {result['diff'] or 0:.2e}; {result['threads']} threads, "
           f"cross-origin isolated: {result['isolated']}")
-    print(f"{'':10} {'widen':>7} {'create':>7} {'first':>7} {'steady':>7}  (medians of "
+    print(f"{'':15} {'widen':>7} {'create':>7} {'first':>7} {'steady':>7}  (medians of "
           f"{args.rounds}, seconds)")
     for row in result["rows"]:
         runs = " ".join(f"{t:.2f}" for t in [row["first"], *row["later"]])
@@ -174,17 +183,18 @@ def main() -> None:
         medians[variant] = {k: statistics.median(r[k] for r in rows)
                             for k in ("widen", "create", "first", "steady")}
         m = medians[variant]
-        print(f"{variant:10} {m['widen']:7.2f} {m['create']:7.2f} {m['first']:7.2f} "
+        print(f"{variant:15} {m['widen']:7.2f} {m['create']:7.2f} {m['first']:7.2f} "
               f"{m['steady']:7.2f}")
     if len(medians) < 2:
         return
-    a, b = medians["served"], medians["widened"]
+    names = list(medians)
+    a, b = medians[names[0]], medians[names[1]]
     ratio = {k: b[k] / a[k] for k in ("create", "first", "steady")}
-    print(f"{'ratio w/s':10} {'':7} {ratio['create']:7.2f} {ratio['first']:7.2f} "
+    print(f"{'2nd / 1st':15} {'':7} {ratio['create']:7.2f} {ratio['first']:7.2f} "
           f"{ratio['steady']:7.2f}")
-    ready_a = a["create"] + a["first"]
+    ready_a = a["widen"] + a["create"] + a["first"]
     ready_b = b["widen"] + b["create"] + b["first"]
-    print(f"session + first run: served {ready_a:.2f} s, widened {ready_b:.2f} s "
+    print(f"widen + session + first run: {names[0]} {ready_a:.2f} s, {names[1]} {ready_b:.2f} s "
           f"({ready_b / ready_a:.2f}x)")
 
 

@@ -1,8 +1,10 @@
 // tests/bench/widen.py's worker: the A/B runs, where the app runs ORT (a module worker).
-onmessage = async ({ data: { modelId, rounds, origin, input, runs = 2, pause = 0, variants = ['served', 'widened'], options = {} } }) => {
+// A variant is 'served' or 'widened', then '@plain' (ort.wasm.min.mjs, the app's WASM build) or
+// '@jsep' (ort.min.mjs, the build the app uses for WebGPU); one build per worker.
+const BUNDLES = { plain: '/ort/ort.wasm.min.mjs', jsep: '/ort/ort.min.mjs' };
+onmessage = async ({ data: { modelId, rounds, origin, input, runs = 2, pause = 0, variants = ['served@plain', 'widened@plain'], options = {} } }) => {
   const at = (path) => new URL(path, origin).href;
-  const { widenFloat16 } = await import(at('/widen.js'));
-  const ort = await import(at('/ort/ort.min.mjs'));
+  const ort = await import(at(BUNDLES[variants[0].split('@')[1] || 'plain']));
   ort.env.wasm.wasmPaths = at('/ort/');
   ort.env.wasm.numThreads = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
   ort.env.logLevel = 'error';
@@ -18,7 +20,7 @@ onmessage = async ({ data: { modelId, rounds, origin, input, runs = 2, pause = 0
   for (let round = 0; round < rounds; round += 1) {
     for (const variant of variants) {
       const t0 = performance.now();
-      const model = variant === 'widened' ? widenFloat16(bytes) : bytes;
+      const model = variant.startsWith('widened') ? widenFloat16(bytes) : bytes;
       const t1 = performance.now();
       const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', ...options });
       const t2 = performance.now();
