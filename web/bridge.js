@@ -87,7 +87,9 @@ export class OffcutWorker {
       this.onWarning(message);
       return;
     }
-    if (message.type !== 'progress') {
+    // Only a result or an error ends a request: after a first look ('partial') its model is
+    // still running, so a cancel must still replace the worker, and no spare may boot yet.
+    if (message.type === 'result' || message.type === 'error') {
       const at = engine.unanswered.indexOf(message.id);
       if (at >= 0) engine.unanswered.splice(at, 1);
     }

@@ -88,6 +88,22 @@ def preview_serial(page) -> int:
     return int(page.evaluate("document.getElementById('viewer').dataset.previewSerial"))
 
 
+#: Records in window.spareWhileProcessing each spare worker that starts booting while a job
+#: is processing.
+SPARE_WATCH = """() => {
+    window.spareWhileProcessing = [];
+    const body = document.body;
+    let spare = body.dataset.spare;
+    new MutationObserver(() => {
+        if (body.dataset.spare === 'booting' && spare !== 'booting'
+            && body.dataset.state === 'processing') {
+            window.spareWhileProcessing.push(performance.now());
+        }
+        spare = body.dataset.spare;
+    }).observe(body, { attributes: true, attributeFilter: ['data-spare', 'data-state'] });
+}"""
+
+
 def wait_for_first_look(page, timeout_s: float = 240) -> None:
     page.wait_for_selector("#interim-note", state="visible", timeout=timeout_s * 1000)
 
@@ -148,3 +164,21 @@ def test_cancel_during_the_download_keeps_the_download_and_drops_the_first_look(
     wait_for_state(page, "ready", timeout_s=400)
     assert download.asked.count(0) == 1, download.asked
     assert page.evaluate("document.body.dataset.backend") == "wasm"
+
+
+def test_no_spare_worker_boots_while_best_runs_after_a_first_look(best_page, photo):
+    """The first look answers the request in part; Best still runs in the worker. A spare
+    booted then (3 s after the look) took both cores from that run and added a second
+    Pyodide heap and IS-Net session at the peak."""
+    page, download = best_page
+    download.release()
+    wait_for_state(page, "ready", timeout_s=400)
+    page.evaluate(SPARE_WATCH)
+    page.set_input_files("#file-input", str(photo))
+    wait_for_first_look(page, timeout_s=120)
+    wait_for_state(page, "done", timeout_s=400)
+    details = page.locator("#result-timings").text_content()
+    model_seconds = float(re.search(r"model ([\d.]+) s", details).group(1))
+    # The spare is scheduled 3 s after the page goes quiet: a shorter run could not show it.
+    assert model_seconds > 4, f"Best ran too briefly to show a spare booting: {details}"
+    assert page.evaluate("window.spareWhileProcessing") == [], "a spare booted during the job"
