@@ -39,6 +39,10 @@ export class OffcutWorker {
     this.boot = null; // init's payload (model as loaded now): what a restarted worker replays
     this.restarts = 0;
     this.spare = null; // an engine booting or booted with this.boot, for the next restart
+    // The spare boots with the smallest model (by download size, from init's model list): a
+    // second session of "Best" held IS-Net twice (0.45 GiB more at rest here, 24 MP photos). Pyodide's
+    // boot is the slow part of a restart; the chosen model is loaded when the spare takes over.
+    this.spareModelId = null;
     this.spareWanted = false; // set by the first photo: a page never used boots no spare
     /** Called with {code, message, details} for non-fatal notices (fallbacks, cache problems). */
     this.onWarning = () => {};
@@ -163,7 +167,7 @@ export class OffcutWorker {
 
   /** Boot a worker with the current model, while this one is idle, so that a cancel can hand
    *  the next request to it at once: Pyodide's boot (seconds to tens of seconds) is the slow
-   *  part of a restart. One at most (a second Pyodide heap and model session: README, Cancel). */
+   *  part of a restart. One at most (a second Pyodide heap: README, Cancel). */
   /** A spare's boot takes both cores for seconds: wait until the page has been quiet for
    *  SPARE_QUIET_MS, so that a user who goes on at once (an option change, the next photo)
    *  is not slowed by it. */
@@ -176,12 +180,12 @@ export class OffcutWorker {
     if (this.spare || !this.spareWanted || !this.boot || !this.engine.ready) return;
     const spare = this.#spawn();
     spare.backend = this.boot.backend;
-    spare.modelId = this.boot.modelId;
+    spare.modelId = this.spareModelId || this.boot.modelId;
     this.spare = spare;
     this.onSpare('booting');
     this.#boot(spare, () => {
       if (this.spare === spare) this.onSpare('ready');
-    });
+    }, { modelId: spare.modelId });
   }
 
   #dropSpare() {
@@ -195,11 +199,11 @@ export class OffcutWorker {
 
   /** Send init to `engine` with the page's boot payload. Its progress goes to the request
    *  waiting behind it once it is the current worker; so does its failure. */
-  #boot(engine, onReady = () => {}) {
+  #boot(engine, onReady = () => {}, overrides = {}) {
     const forward = (stage, done, total) => {
       if (this.engine === engine) this.pending.get(engine.unanswered[1])?.onProgress(stage, done, total);
     };
-    const request = this.#call('init', { ...this.boot }, forward, [], engine);
+    const request = this.#call('init', { ...this.boot, ...overrides }, forward, [], engine);
     request.then(
       (result) => {
         engine.ready = true;
@@ -260,7 +264,14 @@ export class OffcutWorker {
     this.boot = { modelId, ...options };
     const engine = this.engine;
     const request = this.#call('init', this.boot, onProgress);
-    request.then((result) => { this.boot.modelId = result.modelId; engine.ready = true; }, () => {});
+    request.then((result) => {
+      this.boot.modelId = result.modelId;
+      engine.ready = true;
+      const models = result.models || [];
+      if (models.length) {
+        this.spareModelId = models.reduce((a, b) => ((b.bytes || 0) < (a.bytes || 0) ? b : a)).id;
+      }
+    }, () => {});
     return request;
   }
 

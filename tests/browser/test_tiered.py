@@ -182,3 +182,28 @@ def test_no_spare_worker_boots_while_best_runs_after_a_first_look(best_page, pho
     # The spare is scheduled 3 s after the page goes quiet: a shorter run could not show it.
     assert model_seconds > 4, f"Best ran too briefly to show a spare booting: {details}"
     assert page.evaluate("window.spareWhileProcessing") == [], "a spare booted during the job"
+
+
+def test_a_cancel_hands_over_to_the_spare_which_then_loads_best(best_page, photo, tmp_path):
+    """The spare boots with the small model (one IS-Net session at rest, not two); when a
+    cancel hands the page to it, it loads Best, and the next photo is Best's cutout again."""
+    page, download = best_page
+    download.release()
+    wait_for_state(page, "ready", timeout_s=400)
+    page.set_input_files("#file-input", str(photo))
+    wait_for_state(page, "done", timeout_s=400)
+    page.wait_for_function("() => document.body.dataset.spare === 'ready'", timeout=120_000)
+
+    flipped = tmp_path / f"flipped-{photo.name}"
+    Image.open(photo).transpose(Image.FLIP_LEFT_RIGHT).save(flipped, quality=95)
+    page.set_input_files("#file-input", str(flipped))
+    wait_for_first_look(page, timeout_s=120)
+    page.click("#cancel")
+    page.wait_for_function("() => document.body.dataset.state !== 'processing'", timeout=10_000)
+    assert page.evaluate("document.body.dataset.spare || null") is None, "the spare took over"
+
+    page.set_input_files("#file-input", str(flipped))
+    wait_for_state(page, "done", timeout_s=400)
+    assert page.locator("#model-best").is_checked()
+    # Only a run of the big model gets a first look: this cutout is Best's.
+    assert "first look" in page.locator("#result-timings").text_content()
