@@ -366,6 +366,16 @@ def swipe(page, x: float, y: float, dy: float) -> None:
     cdp.detach()
 
 
+#: Resolves once the page's scroll position has stayed the same for 300 ms.
+SCROLL_SETTLED = """async () => {
+    let last = null;
+    while (last !== scrollY) {
+        last = scrollY;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+}"""
+
+
 def test_phone_swipe_over_the_picture_scrolls_the_page_unless_zoomed(phone):
     page = phone["page"]
     page.click("#zoom-fit")
@@ -379,8 +389,13 @@ def test_phone_swipe_over_the_picture_scrolls_the_page_unless_zoomed(phone):
     # The picture did not move: the swipe was the page's.
     assert page.eval_on_selector("#viewer-canvas", "el => el.style.transform") == transform
 
-    # Zoomed in, the same swipe moves the image and the page stays put.
+    # Zoomed in, the same swipe moves the image and the page stays put. The first swipe's
+    # fling must end first: under load it was still scrolling the page after scrollTo (a
+    # full run once read scrollY 5 at the end).
+    page.evaluate(SCROLL_SETTLED)
     page.evaluate("() => document.scrollingElement.scrollTo(0, 0)")
+    page.evaluate(SCROLL_SETTLED)
+    assert page.evaluate("() => scrollY") == 0
     for _ in range(4):
         page.click("#zoom-in")
     transform = page.eval_on_selector("#viewer-canvas", "el => el.style.transform")
