@@ -40,7 +40,7 @@ export class OffcutWorker {
     this.restarts = 0;
     this.spare = null; // an engine booting or booted with this.boot, for the next restart
     // The spare boots with the smallest model (by download size, from init's model list): a
-    // spare with "Best" held IS-Net twice (0.45 GiB more at rest here, 24 MP photos).
+    // spare with "Best" held IS-Net twice (450 MiB more at rest here, 24 MP photos).
     // Pyodide's boot is the slow part of a restart; the chosen model loads at the takeover.
     this.spareModelId = null;
     this.spareWanted = false; // set by the first photo: a page never used boots no spare
