@@ -39,7 +39,7 @@ export class OffcutWorker {
     this.boot = null; // init's payload (model as loaded now): what a restarted worker replays
     this.restarts = 0;
     this.spare = null; // an engine booting or booted with this.boot, for the next restart
-    // The spare boots with the smallest model (by download size, from init's model list): a
+    // The spare boots with the smallest model (by download size, init's smallestModelId): a
     // spare with "Best" held IS-Net twice (450 MiB more at rest here, 24 MP photos).
     // Pyodide's boot is the slow part of a restart; the chosen model loads at the takeover.
     this.spareModelId = null;
@@ -267,10 +267,7 @@ export class OffcutWorker {
     request.then((result) => {
       this.boot.modelId = result.modelId;
       engine.ready = true;
-      const models = result.models || [];
-      if (models.length) {
-        this.spareModelId = models.reduce((a, b) => ((b.bytes || 0) < (a.bytes || 0) ? b : a)).id;
-      }
+      this.spareModelId = result.smallestModelId || null;
     }, () => {});
     return request;
   }

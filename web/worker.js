@@ -200,14 +200,10 @@ async function createSession(bytes) {
   } else if (state.preferred === 'webgpu') {
     warn('webgpu-failed', 'no WebGPU adapter; using WASM');
   }
-  state.session = await wasmSession(bytes);
+  state.session = await remoteSession(bytes, 'wasm');
   state.backend = 'wasm';
 }
 
-/** A WASM session. */
-function wasmSession(bytes) {
-  return remoteSession(bytes, 'wasm');
-}
 
 // Single-thread WASM seconds for one run of each model here (stack-facts.md: u2netp ~2 s,
 // IS-Net medium 20-30 s); other models by size, at IS-Net's rate.
@@ -301,15 +297,19 @@ async function setModel(id, modelId, progress) {
   };
 }
 
+/** The smallest model by download size: it gives first looks, and spare workers boot with it
+ *  (bridge.js, from start's `smallestModelId`). */
+const smallestModel = () => state.models.reduce((a, b) => ((b.bytes || 0) < (a.bytes || 0) ? b : a));
+
 /** The smallest model (by download size) gives first looks while a bigger one is chosen: it
  *  is loaded beside it, on WASM (it needs no GPU: ~0.5 s for a look). */
 function loadQuick(chosen) {
   if (state.quick || !state.models?.length) return;
-  const smallest = state.models.reduce((a, b) => ((b.bytes || 0) < (a.bytes || 0) ? b : a));
+  const smallest = smallestModel();
   if (smallest.id === chosen.id) return;
   state.quick = (async () => {
     const loaded = await loadModel(smallest, { progress: () => {}, signal: new AbortController().signal, warn });
-    return { entry: smallest, session: await wasmSession(loaded.bytes) };
+    return { entry: smallest, session: await remoteSession(loaded.bytes, 'wasm') };
   })().catch((error) => {
     // Only the first look is lost (the chosen model still works): not worth a notice.
     console.warn(`offcut: no first looks: ${error.message}`);
@@ -430,6 +430,7 @@ async function start(id, payload, progress) {
   return {
     ...model,
     models: state.models.map(({ parts, ...record }) => record),
+    smallestModelId: smallestModel().id,
     crossOriginIsolated: self.crossOriginIsolated,
     timings: { ...model.timings, ...pythonTimings, ready: seconds(t0) },
   };

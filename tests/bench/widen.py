@@ -1,5 +1,5 @@
 """WASM session creation and first/steady runs of each model as served (float16 weights for
-IS-Net) and widened to float32 in the page (web/widen.js), interleaved in one Chromium, on
+IS-Net) and widened to float32 in the page (tests/bench/widen.js), interleaved in one Chromium, on
 either build of onnxruntime-web the app ships: ``@plain`` (ort.wasm.min.mjs, what the app uses
 for WASM) or ``@jsep`` (ort.min.mjs, the Asyncify build the app uses for WebGPU).
 
