@@ -46,16 +46,25 @@ def mask_from_output(output: np.ndarray, record: ModelRecord) -> np.ndarray:
 
 
 def quantise_alpha(alpha: np.ndarray, source_alpha: np.ndarray | None = None) -> np.ndarray:
-    """float32 alpha in [0, 1] -> uint8, multiplied by the source's own alpha when it has one.
+    """Alpha -> uint8, multiplied by the source's own alpha when it has one.
+
+    Parameters
+    ----------
+    alpha : ndarray of float32 in [0, 1], or of uint8 (already quantised: then it is the
+        result, multiplied in place)
+    source_alpha : ndarray of uint8, shape (H, W), or None
 
     Returns
     -------
     ndarray of uint8, shape (H, W)
+        ``round(clip(alpha) * 255)``, times ``source_alpha / 255`` (rounded) when given.
     """
-    alpha8 = (np.clip(alpha, 0.0, 1.0) * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+    alpha8 = alpha if alpha.dtype == np.uint8 else refine.quantise(alpha)
     if source_alpha is not None:
-        product = alpha8.astype(np.uint16) * source_alpha.astype(np.uint16) + 127
-        alpha8 = (product // 255).astype(np.uint8)
+        for top in range(0, alpha8.shape[0], refine.BAND_ROWS):
+            rows = slice(top, top + refine.BAND_ROWS)
+            product = alpha8[rows].astype(np.uint16) * source_alpha[rows] + 127
+            np.copyto(alpha8[rows], product // 255, casting="unsafe")
     return alpha8
 
 
@@ -65,6 +74,7 @@ def finish(
     rgb: np.ndarray,
     *,
     refine_edges: bool = True,
+    dtype=np.float32,
 ) -> np.ndarray:
     """Model output -> full-resolution alpha.
 
@@ -77,14 +87,17 @@ def finish(
         The decoded source, used as the guide for edge-aware upsampling.
     refine_edges : bool
         Edge-aware upsampling (default) or plain bilinear.
+    dtype : np.float32 or np.uint8
+        See :func:`offcut.refine.upsample_alpha`.
 
     Returns
     -------
-    ndarray of float32, shape (H, W), values in [0, 1]
+    ndarray of float32 in [0, 1] or uint8, shape (H, W)
     """
     low = mask_from_output(output, record)
     return refine.upsample_alpha(low, rgb, refine_edges=refine_edges,
                                  radius_scale=record.refine_radius_scale,
                                  method=record.refine_method,
                                  sharpen=record.refine_sharpen,
-                                 confidence=record.refine_confidence)
+                                 confidence=record.refine_confidence,
+                                 dtype=dtype)

@@ -15,7 +15,7 @@ from pathlib import PurePath
 import numpy as np
 from PIL import Image
 
-from offcut import compose, effects, layout, touchup
+from offcut import compose, effects, layout, strips, touchup
 from offcut.decode import MIN_SIDE, Decoded, check_size, decode
 from offcut.encode import FORMATS, MIME_TYPES, encode
 from offcut.errors import InvalidOption, NoSubjectFound
@@ -214,9 +214,9 @@ def complete(
     """Model output -> :class:`Cutout` (alpha and decontaminated foreground, full size)."""
     t0 = time.perf_counter()
     progress("refine", 0, 2)
-    alpha = finish(output, job.record, job.decoded.rgb, refine_edges=refine_edges)
-    alpha8 = quantise_alpha(alpha, job.decoded.alpha)
-    del alpha
+    # Quantised tile by tile: a full-size float32 alpha would be 96 MB at 24 MP.
+    alpha8 = quantise_alpha(finish(output, job.record, job.decoded.rgb,
+                                   refine_edges=refine_edges, dtype=np.uint8), job.decoded.alpha)
     if layout.subject_box(alpha8) is None:
         # A blank, fully transparent "result" would look like success; say what happened.
         raise NoSubjectFound("the model found no subject in this image")
@@ -387,14 +387,17 @@ def _reduced(cutout: Cutout, options: ExportOptions, alpha8, colour):
     cached = cutout.cache.get("reduced")
     if cached is None or cached[0] != key:
         height, width = alpha8.shape
-        layer = compose.rgba_image(colour, alpha8)
-        source = Image.fromarray(cutout.decoded.rgb, "RGB")
         # A whole-pixel box reduction to at most REDUCED_SIDE (4000 px -> 2000, 6000 -> 2000):
         # an exact area average (premultiplied for RGBA, like resize), about 7x faster than a
         # LANCZOS shrink of a 12 MP photo, and the views are resampled from it once more.
+        # In strips: no full-size RGBA image exists for it (96 MB at 24 MP).
         step = -(-max(width, height) // REDUCED_SIDE)
         if step >= 2:
-            layer, source = layer.reduce(step), source.reduce(step)
+            layer = strips.reduce(colour, "RGBA", (step, step), alpha=alpha8)
+            source = strips.reduce(cutout.decoded.rgb, "RGB", (step, step))
+        else:
+            layer = compose.rgba_image(colour, alpha8)
+            source = Image.fromarray(cutout.decoded.rgb, "RGB")
         cached = cutout.cache["reduced"] = (key, layer.size[0] / width, layer, source)
     return cached[1], cached[2], cached[3]
 

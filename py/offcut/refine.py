@@ -23,6 +23,7 @@ from offcut.filters import (
     max_filter,
     planar_rgb,
 )
+from offcut.strips import shrink
 
 #: Smallest long edge of the working resolution for the guided filter's coefficients; the
 #: working long edge is the larger of this and the model's own side (no model detail is lost),
@@ -187,6 +188,7 @@ def _sharpen(p: np.ndarray, gain: float) -> np.ndarray:
 def upsample_alpha(
     low: np.ndarray, rgb: np.ndarray, *, refine_edges: bool = True, radius_scale: float = 1.0,
     method: str = "guided", sharpen: float | None = None, confidence: float | None = None,
+    dtype=np.float32,
 ) -> np.ndarray:
     """Low-resolution mask -> alpha at ``rgb``'s resolution.
 
@@ -205,15 +207,20 @@ def upsample_alpha(
         See :func:`refine_coefficients`.
     sharpen, confidence : float or None
         Per-model :data:`SHARPEN` and :data:`CONFIDENCE_GAMMA` (those when None).
+    dtype : np.float32 or np.uint8
+        uint8 gives :func:`quantise` of the float result, made tile by tile: no full-size
+        float32 alpha (96 MB at 24 MP) is ever held.
 
     Returns
     -------
-    ndarray of float32, shape (H, W), values in [0, 1]
-        Exactly 0 or 1 away from the model's uncertain edge.
+    ndarray of float32 or uint8, shape (H, W), values in [0, 1] or [0, 255]
+        Exactly 0 or 1 (255) away from the model's uncertain edge.
     """
     height, width = rgb.shape[:2]
+    as_float = np.dtype(dtype) == np.float32
     if not refine_edges:
-        return np.clip(resize_float(low, width, height), 0.0, 1.0)
+        plain = np.clip(resize_float(low, width, height), 0.0, 1.0)
+        return plain if as_float else quantise(plain)
     sharpen = SHARPEN if sharpen is None else sharpen
     confidence = CONFIDENCE_GAMMA if confidence is None else confidence
     scale = min(1.0, max(WORK_LONG_EDGE, *low.shape) / max(height, width))
@@ -222,14 +229,13 @@ def upsample_alpha(
     if (work_w, work_h) == (width, height):
         a, b = refine_coefficients(low, rgb, radius_scale, method, sharpen)
         q = _finish(apply_coefficients(a, b, planar_rgb(rgb)))
-        if method == "colour":
-            return q
-        return _confident(q, resize_box(low_image, width, height, (0, 0, width, height)),
-                          confidence)
+        if method != "colour":
+            q = _confident(q, resize_box(low_image, width, height, (0, 0, width, height)),
+                           confidence)
+        return q if as_float else quantise(q)
     # Pillow's BILINEAR antialiases when shrinking, which is what the guide needs; the
     # reducing gap box-averages by an integer factor first (12 MP: 45 -> 22 ms, CPython).
-    small = np.asarray(Image.fromarray(rgb, "RGB").resize((work_w, work_h), Image.BILINEAR,
-                                                          reducing_gap=REDUCING_GAP))
+    small = np.asarray(shrink(rgb, (work_w, work_h), Image.BILINEAR, REDUCING_GAP))
     a, b = refine_coefficients(low, small, radius_scale, method, sharpen)
     del small
     coef = [Image.fromarray(plane, "F") for plane in (a[0], a[1], a[2], b)]
@@ -237,7 +243,8 @@ def upsample_alpha(
     # constant: most of a photo is confidently inside or outside the subject, so only the
     # tiles along the edge pay for resampling and the guide.
     idle = (np.abs(a).max(axis=0) == 0) & ((b == 0) | (b == 1))
-    alpha = np.empty((height, width), dtype=np.float32)
+    alpha = np.empty((height, width), dtype=np.float32 if as_float else np.uint8)
+    top_value = 1 if as_float else 255
     sy, sx = work_h / height, work_w / width
     for top in range(0, height, ALPHA_TILE):
         bottom = min(top + ALPHA_TILE, height)
@@ -247,7 +254,7 @@ def upsample_alpha(
             fx0, fx1 = max(0, int(left * sx) - 2), min(work_w, int(right * sx) + 3)
             footprint = b[fy0:fy1, fx0:fx1]
             if idle[fy0:fy1, fx0:fx1].all() and footprint.min() == footprint.max():
-                alpha[top:bottom, left:right] = footprint[0, 0]
+                alpha[top:bottom, left:right] = footprint[0, 0] * top_value
                 continue
             crop = (left, top, right, bottom)
             a_tile = np.stack([resize_box(c, width, height, crop) for c in coef[:3]])
@@ -256,9 +263,37 @@ def upsample_alpha(
                                            planar_rgb(rgb[top:bottom, left:right])))
             # The colour model's values are measured, not guessed: no push (on the soft set
             # it raised the gradient error by 8 %).
-            alpha[top:bottom, left:right] = q if method == "colour" else _confident(
-                q, resize_box(low_image, width, height, crop), confidence)
+            if method != "colour":
+                q = _confident(q, resize_box(low_image, width, height, crop), confidence)
+            if as_float:
+                alpha[top:bottom, left:right] = q
+            else:
+                quantise(q, out=alpha[top:bottom, left:right])
     return alpha
+
+
+#: Rows per band in :func:`quantise`: its float temporaries stay a band's size (at 24 MP,
+#: whole-image temporaries grew Pyodide's heap, which never shrinks, by 190 MiB).
+BAND_ROWS = 256
+
+
+def quantise(alpha: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 alpha -> uint8 ``round(clip(alpha, 0, 1) * 255)``, a band of rows at a time.
+
+    Parameters
+    ----------
+    alpha : ndarray of float32, shape (H, W)
+    out : ndarray of uint8, shape (H, W), optional
+        Written in place (may be a view) and returned.
+    """
+    if out is None:
+        out = np.empty(alpha.shape, dtype=np.uint8)
+    for top in range(0, alpha.shape[0], BAND_ROWS):
+        band = np.clip(alpha[top : top + BAND_ROWS], 0.0, 1.0)
+        band *= np.float32(255)
+        band += np.float32(0.5)
+        np.copyto(out[top : top + BAND_ROWS], band, casting="unsafe")
+    return out
 
 
 def _confident(q: np.ndarray, p: np.ndarray, gamma_max: float = CONFIDENCE_GAMMA) -> np.ndarray:
