@@ -240,3 +240,38 @@ def test_avif_is_decoded_by_the_browser(browser, base_url, photo_png, tmp_path):
         assert np.abs(cutout[..., :3].astype(int) - original)[solid].mean() < 6
     finally:
         context.close()
+
+
+def test_the_waiting_photo_is_drawn_upright_at_screen_size(browser, base_url, tmp_path):
+    """While the engine works, the photo shows at screen size (not the file's full decode,
+    which an <img> keeps for the whole run), turned by its EXIF orientation."""
+    stored = np.zeros((2000, 3000, 3), np.uint8)
+    stored[:] = (40, 90, 200)
+    stored[:500, :500] = (255, 0, 0)  # the stored top-left: upright top-right after a turn
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to show
+    path = tmp_path / "turned.jpg"
+    Image.fromarray(stored).save(path, exif=exif.tobytes(), quality=92)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        page.set_input_files("#file-input", str(path))
+        page.wait_for_function("() => !document.getElementById('pending-image').hidden",
+                               timeout=60_000)
+        width, height, corners = page.evaluate(
+            """() => {
+              const canvas = document.getElementById('pending-image');
+              const context = canvas.getContext('2d');
+              const at = (x, y) => Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
+              const w = canvas.width, h = canvas.height;
+              return [w, h, [at(w - 5, 5), at(5, 5), at(w - 5, h - 5)]];
+            }"""
+        )
+        assert max(width, height) <= 2560 and max(width, height) < 3000  # screen size
+        assert height > width and abs(width / height - 2 / 3) < 0.01  # upright: portrait
+        top_right, top_left, bottom_right = (np.array(c) for c in corners)
+        assert top_right[0] > 200 and top_right[2] < 60, corners
+        assert top_left[2] > 150 and bottom_right[2] > 150, corners
+    finally:
+        context.close()
