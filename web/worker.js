@@ -154,11 +154,14 @@ function ortHost() {
 
 let sessionKeys = 0;
 
-/** A session in ort-host.js. `bytes` are copied there (kept here for a WASM fallback). */
+/** A session in ort-host.js. For WebGPU `bytes` are copied there (kept here for a WASM
+ *  fallback); for WASM they are moved (detached here): each copy of IS-Net is 84 MiB that
+ *  stayed in the heap, waiting for a collection, into the first photo's run. */
 async function remoteSession(bytes, provider) {
   sessionKeys += 1;
   const key = sessionKeys;
-  const { outputNames } = await state.host.call('create', { key, bytes, provider });
+  const { outputNames } = await state.host.call('create', { key, bytes, provider },
+    provider === 'wasm' ? [bytes.buffer] : []);
   return {
     outputNames,
     /** float32 `data` (transferred) in, the named output's float32 data out. */
@@ -547,6 +550,7 @@ async function process(id, payload, progress) {
     warn('webgpu-failed', `WebGPU run failed, using WASM: ${error.message}`);
     state.preferred = 'wasm';
     await createSession(state.modelBytes);
+    state.modelBytes = null; // moved to the WASM session
     output = await runModel(input, started.shape);
   }
   const modelSeconds = seconds(t0);
