@@ -358,3 +358,28 @@ def test_preview_from_the_box_reduced_copy_is_the_export(monkeypatch, options):
     scaled = np.asarray(export.resize((width, height), Image.LANCZOS))
     difference = np.abs(premultiplied(scaled) - premultiplied(shown.after)).mean()
     assert difference <= 3, difference
+
+
+@pytest.mark.parametrize("options", [{}, {"crop": True, "margin": "10%"}, {"preset": "social"},
+                                     {"background": "blur"}],
+                         ids=["plain", "crop", "social", "blur"])
+def test_a_preview_without_its_before_then_the_before_alone(monkeypatch, options):
+    """A new result's view leads with the cutout: its original may come after it, and is
+    then the very one a full preview would have given (here from the box-reduced copy)."""
+    monkeypatch.setattr(pipeline, "REDUCED_SIDE", 140)
+    export_options = pipeline.ExportOptions.from_dict(options)
+    whole = pipeline.preview(soft_cutout(), export_options, max_side=100)
+    cutout = soft_cutout()
+    reduced_source = []
+    original = pipeline._reduced_source
+    monkeypatch.setattr(pipeline, "_reduced_source",
+                        lambda c: reduced_source.append(1) or original(c))
+    first = pipeline.preview(cutout, export_options, max_side=100, before=False)
+    assert first.before is None
+    np.testing.assert_array_equal(first.after, whole.after)
+    # The original photo is not reduced for a view that does not show it (but a blurred
+    # original as the background needs it).
+    assert bool(reduced_source) == (options.get("background") == "blur")
+    later = pipeline.preview_before(cutout, export_options, max_side=100)
+    assert later.after is None and later.size == whole.size
+    np.testing.assert_array_equal(later.before, whole.before)

@@ -478,7 +478,10 @@ async function process(source, { keepView = false } = {}) {
   // A re-run of the photo on screen (another model, edges on or off) keeps its view: a
   // first look would only flash a rougher cutout over it.
   const quick = !(keepView && state.shown?.source === source && !state.shown.interim);
-  const view = previewPayload('');
+  // A new result's view leads with the cutout (the original is off to the left): its
+  // original comes just after it (showBeforeLater), outside the time the user waits. A
+  // re-run keeps the view, divider and all, so it brings the original along.
+  const view = { ...previewPayload(''), withBefore: keepView };
   let request;
   try {
     request = state.worker.process(
@@ -493,8 +496,10 @@ async function process(source, { keepView = false } = {}) {
     const key = `${source.id}|${result.modelId}|${refineEdges}`;
     state.workerHolds = key;
     showResult(source, result, { keepView: keepView || Boolean(state.shown?.interim), key });
-    // The look changed while the photo was in the worker: show the current one.
+    // The look changed while the photo was in the worker: show the current one (with its
+    // original); else fetch the original the view was shown without.
     if (JSON.stringify(previewPayload('').options) !== JSON.stringify(view.options)) schedulePreview();
+    else showBeforeLater();
   } catch (error) {
     if (error !== SUPERSEDED) dropInterim(source);
     // WebGPU was too slow: the bridge already restarted the engine on WASM; run it there.
@@ -647,6 +652,27 @@ async function updatePreview() {
     $('viewer').dataset.preview = 'failed';
     if (error?.code !== 'cancelled') failed(error, () => updatePreview());
   }
+}
+
+/** The original for a view that was shown without it (a new result's first view). Dropped
+ *  when anything newer is on screen by then: a later preview brings its own. */
+async function showBeforeLater() {
+  const shown = state.shown;
+  if (!shown || shown.beforeUrl || !shown.lastPreview || state.workerHolds !== shown.key) return;
+  const serial = live.serial;
+  const { options, maxSide } = previewPayload('');
+  let result;
+  try {
+    result = await state.worker.before({ options, maxSide });
+  } catch {
+    return; // the view works without it (no compare divider); the next preview retries
+  }
+  if (state.shown !== shown || live.serial !== serial || shown.beforeUrl) return;
+  shown.beforeUrl = URL.createObjectURL(result.before);
+  shown.lastPreview = { ...shown.lastPreview, before: result.before };
+  live.beforeKey = result.beforeKey;
+  const { outWidth: width, outHeight: height } = shown.lastPreview;
+  viewer.show({ originalUrl: shown.beforeUrl, cutoutUrl: shown.afterUrl, width, height }, { keepView: true });
 }
 
 function revokePreview(shown) {

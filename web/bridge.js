@@ -295,11 +295,19 @@ export class OffcutWorker {
 
   /** Render the last cutout as render() would, at screen resolution, for the live view.
    *  payload: {options (as render's), maxSide: px, backgroundPhoto: ArrayBuffer (copied),
-   *  knownBefore: the beforeKey already shown}. Resolves {after: Blob (PNG), before: Blob|null
-   *  (null when knownBefore still holds), beforeKey, width, height (the preview's pixels),
-   *  outWidth, outHeight (the file's), seconds}. */
+   *  knownBefore: the beforeKey already shown, withBefore: false to leave the before out}.
+   *  Resolves {after: Blob (PNG), before: Blob|null (null when knownBefore still holds or
+   *  withBefore is false), beforeKey, width, height (the preview's pixels), outWidth,
+   *  outHeight (the file's), seconds}. */
   preview(payload) {
     return this.#call('preview', payload);
+  }
+
+  /** Only the original through the view's crop and canvas, for a view shown without it
+   *  (preview's `withBefore: false`). payload: {options, maxSide}. Resolves {before: Blob
+   *  (PNG), beforeKey, width, height, seconds}. */
+  before(payload) {
+    return this.#call('before', payload);
   }
 
   /** Render the last cutout. options (all optional; see offcut.pipeline.ExportOptions):

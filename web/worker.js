@@ -593,14 +593,28 @@ async function pngBlob(pixels, width, height) {
 }
 
 /** The composition at screen resolution (see offcut.web.preview). payload: {options,
- *  maxSide, backgroundPhoto, knownBefore}. Resolves {after: Blob, before: Blob|null,
- *  beforeKey, width, height, outWidth, outHeight, seconds}. */
+ *  maxSide, backgroundPhoto, knownBefore, withBefore (default true)}. Resolves {after: Blob,
+ *  before: Blob|null, beforeKey, width, height, outWidth, outHeight, seconds}. */
 async function preview(payload) {
   const t0 = performance.now();
   const photo = payload.backgroundPhoto ? new Uint8Array(payload.backgroundPhoto) : null;
   const done = callPython('preview', JSON.stringify(payload.options || {}), payload.maxSide || 1024,
-    photo, payload.knownBefore || '');
+    photo, payload.knownBefore || '', payload.withBefore !== false);
   return encodedPreview(done, t0);
+}
+
+/** Only the original through the view's crop and canvas (see offcut.web.before). payload:
+ *  {options, maxSide}. Resolves {before: Blob, beforeKey, width, height, seconds}. */
+async function before(payload) {
+  const t0 = performance.now();
+  const done = callPython('before', JSON.stringify(payload.options || {}), payload.maxSide || 1024);
+  return {
+    before: await pngBlob(done.before, done.width, done.height),
+    beforeKey: done.before_key,
+    width: done.width,
+    height: done.height,
+    seconds: seconds(t0),
+  };
 }
 
 /** Python's preview pixels (offcut.web.preview / quick_preview) -> what the UI shows: PNG
@@ -669,6 +683,7 @@ async function handle(id, type, payload) {
       } else if (type === 'process') outcome = await process(id, payload, progress);
       else if (type === 'render') outcome = render(payload, progress);
       else if (type === 'preview') outcome = { result: await preview(payload) };
+      else if (type === 'before') outcome = { result: await before(payload) };
       else throw new WorkerError('internal', `unknown request ${type}`);
     }
     post({ id, type: 'result', result: outcome.result }, outcome.transfer || []);

@@ -265,16 +265,18 @@ class Preview:
 
     Attributes
     ----------
-    after : ndarray of uint8, shape (h, w, 4)
-        The composition (background, shadow, crop, canvas), RGBA.
-    before : ndarray of uint8, shape (h, w, 4)
-        The original photo through the same crop and canvas, for the before/after view.
+    after : ndarray of uint8, shape (h, w, 4), or None
+        The composition (background, shadow, crop, canvas), RGBA (None from
+        :func:`preview_before`).
+    before : ndarray of uint8, shape (h, w, 4), or None
+        The original photo through the same crop and canvas, for the before/after view
+        (None when :func:`preview` was asked to leave it out).
     size : (width, height)
         The full-size file's pixel size (``after`` has the same aspect, smaller).
     """
 
-    after: np.ndarray
-    before: np.ndarray
+    after: np.ndarray | None
+    before: np.ndarray | None
     size: tuple[int, int]
 
 
@@ -348,14 +350,16 @@ def preview(
     options: ExportOptions = ExportOptions(),
     background_photo: bytes | None = None,
     max_side: int = 1024,
+    before: bool = True,
 ) -> Preview:
     """What :func:`render` would save, composed by the same code at screen resolution.
 
     The output's long side is at most ``max_side`` (capped by :data:`PREVIEW_CAP`, never
     larger than the file). No full-resolution work is done after the first call for an
-    image: the cutout is reduced once and kept (see :func:`_reduced`).
+    image: the cutout is reduced once and kept (see :func:`_reduced`). ``before=False``
+    leaves ``Preview.before`` out (None); :func:`preview_before` makes it later.
     """
-    max_side = max(16, min(int(max_side), PREVIEW_CAP))
+    max_side = _preview_side(max_side)
     after, _ = _compose(cutout, options, background_photo, max_side)
     if after.ndim == 2:  # the mask alone: show it as grey
         after = np.repeat(after[..., None], 3, axis=2)
@@ -363,8 +367,31 @@ def preview(
         after = np.dstack([after, np.full(after.shape[:2], 255, np.uint8)])
     alpha8, _ = _stroked(cutout, options)
     shape = geometry(alpha8, options)
-    return Preview(np.ascontiguousarray(after), _before(cutout, options, shape, after.shape[:2]),
-                   shape.size)
+    original = _before(cutout, options, shape, after.shape[:2]) if before else None
+    return Preview(np.ascontiguousarray(after), original, shape.size)
+
+
+def preview_before(cutout: Cutout, options: ExportOptions = ExportOptions(),
+                   max_side: int = 1024) -> Preview:
+    """Only the ``before`` of :func:`preview` with the same arguments (``after`` is None).
+
+    A new result's first view leads with the cutout, so its original can come a moment
+    after it, outside the time the user waits for the photo.
+    """
+    alpha8, _ = _stroked(cutout, options)
+    shape = geometry(alpha8, options)
+    width, height = _view_size(shape, _preview_side(max_side))
+    return Preview(None, _before(cutout, options, shape, (height, width)), shape.size)
+
+
+def _preview_side(max_side: int) -> int:
+    return max(16, min(int(max_side), PREVIEW_CAP))
+
+
+def _view_size(shape: Geometry, max_side: int) -> tuple[int, int]:
+    """(width, height) of a view of the file whose long side is at most ``max_side``."""
+    scale = min(1.0, max_side / max(shape.size))
+    return max(1, round(shape.size[0] * scale)), max(1, round(shape.size[1] * scale))
 
 
 def _stroked(cutout: Cutout, options: ExportOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -382,7 +409,7 @@ def _stroked(cutout: Cutout, options: ExportOptions) -> tuple[np.ndarray, np.nda
 
 
 def _reduced(cutout: Cutout, options: ExportOptions, alpha8, colour):
-    """(factor, RGBA image, RGB image) of the cutout at :data:`REDUCED_SIDE`, made once."""
+    """(factor, RGBA image) of the cutout at :data:`REDUCED_SIDE`, made once."""
     key = repr(options.strokes)
     cached = cutout.cache.get("reduced")
     if cached is None or cached[0] != key:
@@ -391,15 +418,32 @@ def _reduced(cutout: Cutout, options: ExportOptions, alpha8, colour):
         # an exact area average (premultiplied for RGBA, like resize), about 7x faster than a
         # LANCZOS shrink of a 12 MP photo, and the views are resampled from it once more.
         # In strips: no full-size RGBA image exists for it (96 MB at 24 MP).
-        step = -(-max(width, height) // REDUCED_SIDE)
+        step = _reduction(width, height)
         if step >= 2:
             layer = strips.reduce(colour, "RGBA", (step, step), alpha=alpha8)
-            source = strips.reduce(cutout.decoded.rgb, "RGB", (step, step))
         else:
             layer = compose.rgba_image(colour, alpha8)
-            source = Image.fromarray(cutout.decoded.rgb, "RGB")
-        cached = cutout.cache["reduced"] = (key, layer.size[0] / width, layer, source)
-    return cached[1], cached[2], cached[3]
+        cached = cutout.cache["reduced"] = (key, layer.size[0] / width, layer)
+    return cached[1], cached[2]
+
+
+def _reduced_source(cutout: Cutout):
+    """(factor, RGB image) of the original photo, reduced as :func:`_reduced`, made once
+    (only views that show the original need it)."""
+    cached = cutout.cache.get("reduced source")
+    if cached is None:
+        rgb = cutout.decoded.rgb
+        height, width = rgb.shape[:2]
+        step = _reduction(width, height)
+        source = (strips.reduce(rgb, "RGB", (step, step)) if step >= 2
+                  else Image.fromarray(rgb, "RGB"))
+        cached = cutout.cache["reduced source"] = (source.size[0] / width, source)
+    return cached
+
+
+def _reduction(width: int, height: int) -> int:
+    """The whole-pixel factor that brings the long side to at most :data:`REDUCED_SIDE`."""
+    return -(-max(width, height) // REDUCED_SIDE)
 
 
 def _draw(image: Image.Image, factor: float, shape: Geometry, out_size, canvas_mode: str,
@@ -432,10 +476,9 @@ def _compose(cutout, options, background_photo, max_side):
         out_size, factor, exact = shape.size, 1.0, True
         layer_source = compose.rgba_image(colour, alpha8)
     else:
-        scale = min(1.0, max_side / max(shape.size))
-        out_size = (max(1, round(shape.size[0] * scale)), max(1, round(shape.size[1] * scale)))
+        out_size = _view_size(shape, max_side)
         needed = out_size[0] / shape.size[0] * shape.place[2] / (shape.box[2] - shape.box[0])
-        factor, layer_source, _ = _reduced(cutout, options, alpha8, colour)
+        factor, layer_source = _reduced(cutout, options, alpha8, colour)
         if factor < needed:  # a small part of a big photo, enlarged: use the full size
             factor, layer_source = 1.0, compose.rgba_image(colour, alpha8)
         exact = False
@@ -456,7 +499,7 @@ def _compose(cutout, options, background_photo, max_side):
 
 def _before(cutout, options, shape: Geometry, out_shape) -> np.ndarray:
     """The original photo through the output's crop and canvas, RGBA (h, w, 4)."""
-    factor, _, source = _reduced(cutout, options, *_stroked(cutout, options))
+    factor, source = _reduced_source(cutout)
     out_size = (out_shape[1], out_shape[0])
     drawn = _draw(source.convert("RGBA") if shape.canvas else source, factor, shape, out_size,
                   "RGBA", False)
@@ -485,7 +528,7 @@ def _background(options, preset, fmt, cutout, shape, size, background_photo, max
         if max_side is None:
             factor, rgb = 1.0, cutout.decoded.rgb
         else:
-            factor, _, source = _reduced(cutout, options, *_stroked(cutout, options))
+            factor, source = _reduced_source(cutout)
             rgb = np.asarray(source, dtype=np.uint8)
         left, top, right, bottom = (round(v * factor) for v in shape.box)
         original = effects.blurred(rgb)[top:bottom, left:right]

@@ -104,30 +104,60 @@ def complete(output, refine_edges: bool, progress=None) -> dict:
 
 @_guarded
 def preview(options_json: str, max_side: int, background_photo=None, known_before: str = "",
-            progress=None) -> dict:
+            with_before: bool = True) -> dict:
     """Render the last cutout as :func:`render` would, at screen resolution (RGBA pixels).
 
     ``before`` (the original through the same crop and canvas) is left out when its key
-    equals ``known_before``: the caller already shows it.
+    equals ``known_before``, or when ``with_before`` is false (then :func:`before` makes it
+    later, and ``before_key`` is empty).
     """
-    cutout = _state["cutout"]
-    if cutout is None:
-        raise OffcutError("there is no cutout to show yet")
+    cutout = _cutout()
     t0 = time.perf_counter()
     options = pipeline.ExportOptions.from_dict(json.loads(options_json))
     photo = background_photo.to_bytes() if background_photo is not None else None
-    shown = pipeline.preview(cutout, options, photo, int(max_side))
+    shown = pipeline.preview(cutout, options, photo, int(max_side), before=bool(with_before))
     return _shown(shown, shown.size, options, known_before, t0)
+
+
+@_guarded
+def before(options_json: str, max_side: int) -> dict:
+    """Only the ``before`` :func:`preview` would give with these arguments, and its key."""
+    cutout = _cutout()
+    t0 = time.perf_counter()
+    options = pipeline.ExportOptions.from_dict(json.loads(options_json))
+    shown = pipeline.preview_before(cutout, options, int(max_side))
+    height, width = shown.before.shape[:2]
+    return {
+        "before": memoryview(shown.before.reshape(-1)),
+        "before_key": _before_key(shown.size, width, height, options),
+        "width": width,
+        "height": height,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _cutout():
+    cutout = _state["cutout"]
+    if cutout is None:
+        raise OffcutError("there is no cutout to show yet")
+    return cutout
+
+
+def _before_key(size, width: int, height: int, options, key_prefix: str = "") -> str:
+    """What a ``before`` depends on: equal keys, equal pixels."""
+    return key_prefix + repr((size, width, height, options.crop, options.margin, options.preset,
+                              options.canvas, options.fill, options.max_size, options.strokes))
 
 
 def _shown(shown: pipeline.Preview, size, options, known_before: str, t0: float,
            key_prefix: str = "") -> dict:
     """A preview as the worker sends it on (pixels as zero-copy views, the before's key)."""
     height, width = shown.after.shape[:2]
-    before_key = key_prefix + repr((size, width, height, options.crop, options.margin,
-                                    options.preset, options.canvas, options.fill,
-                                    options.max_size, options.strokes))
-    before = None if before_key == known_before else memoryview(shown.before.reshape(-1))
+    before_key = _before_key(size, width, height, options, key_prefix)
+    if shown.before is None:
+        before, before_key = None, ""
+    else:
+        before = None if before_key == known_before else memoryview(shown.before.reshape(-1))
     return {
         "after": memoryview(shown.after.reshape(-1)),
         "before": before,

@@ -6,6 +6,7 @@ view leads with the cutout; a format only the browser can decode (AVIF) is cut o
 from __future__ import annotations
 
 import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -273,5 +274,35 @@ def test_the_waiting_photo_is_drawn_upright_at_screen_size(browser, base_url, tm
         top_right, top_left, bottom_right = (np.array(c) for c in corners)
         assert top_right[0] > 200 and top_right[2] < 60, corners
         assert top_left[2] > 150 and bottom_right[2] > 150, corners
+    finally:
+        context.close()
+
+
+def test_the_original_follows_the_first_view(browser, base_url, photo_png):
+    """A new result is shown without the original (the view leads with the cutout) and the
+    original comes right after: the compare view then shows the photo at the view's size."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = open_photo(context, base_url, photo_png)
+        page.wait_for_function(
+            "() => !document.getElementById('viewer').classList.contains('no-original')"
+            " && document.getElementById('original-image').naturalWidth > 0", timeout=30_000)
+        view = page.evaluate("({...document.getElementById('viewer').dataset})")
+        data_url = page.evaluate(
+            """() => {
+              const image = document.getElementById('original-image');
+              const canvas = document.createElement('canvas');
+              canvas.width = image.naturalWidth;
+              canvas.height = image.naturalHeight;
+              canvas.getContext('2d').drawImage(image, 0, 0);
+              return canvas.toDataURL('image/png');
+            }"""
+        )
+        shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",")[1])))
+                           .convert("RGB")).astype(int)
+        assert shown.shape[:2] == (int(view["previewHeight"]), int(view["previewWidth"]))
+        photo = Image.open(photo_png).convert("RGB")
+        scaled = np.asarray(photo.resize((shown.shape[1], shown.shape[0]), Image.LANCZOS))
+        assert np.abs(scaled.astype(int) - shown).mean() < 3
     finally:
         context.close()
