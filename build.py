@@ -56,6 +56,10 @@ ORT_FILES = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-th
              "ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm"]
 #: Models are served in parts so that hosts with per-file limits (25 MiB on some) work.
 MODEL_PART_BYTES = 4 * 1024 * 1024
+#: Any other file over a host's per-file limit (onnxruntime's JSEP binary is 27 MiB) is served
+#: in parts of this size, listed in ort/split.json; web/ort-host.js joins them.
+HOST_FILE_LIMIT = 25 * 1024 * 1024
+SPLIT_PART_BYTES = 16 * 1024 * 1024
 
 #: Sent by ``serve``, added by the service worker on hosts that cannot set headers, and listed
 #: in the README for hosts that can (tests/test_headers.py keeps the three the same).
@@ -302,8 +306,18 @@ def build() -> Path:
             shutil.copy2(path, DIST / path.name)
     pyodide_entries = build_pyodide(modules, DIST / "pyodide")
     (DIST / "ort").mkdir()
+    split = {}
     for name in ORT_FILES:
-        shutil.copy2(modules / "onnxruntime-web" / "dist" / name, DIST / "ort" / name)
+        data = (modules / "onnxruntime-web" / "dist" / name).read_bytes()
+        if len(data) <= HOST_FILE_LIMIT:
+            (DIST / "ort" / name).write_bytes(data)
+            continue
+        split[name] = []
+        for number, offset in enumerate(range(0, len(data), SPLIT_PART_BYTES)):
+            (DIST / "ort" / f"{name}.{number:03d}").write_bytes(
+                data[offset : offset + SPLIT_PART_BYTES])
+            split[name].append(f"{name}.{number:03d}")
+    (DIST / "ort" / "split.json").write_text(json.dumps(split, indent=1))
     (DIST / "py").mkdir()
     build_python(DIST / "py" / "offcut.zip")
     build_bytecode(modules, DIST / "py")

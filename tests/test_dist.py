@@ -75,3 +75,19 @@ def test_precache_manifest_hashes_every_file_and_the_service_worker_has_them():
     sw = (DIST / "sw.js").read_text()
     inlined = re.search(r"const FILES = (\{.*?\});", sw, re.S)
     assert inlined and json.loads(inlined.group(1)) == manifest["sha256"]
+
+
+def test_no_file_is_over_a_hosts_per_file_limit_and_split_binaries_rejoin():
+    """Some static hosts refuse files over 25 MiB (onnxruntime's JSEP binary is 27 MiB): such
+    files are served in parts, which join to exactly the npm package's file."""
+    import build
+
+    largest = max(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
+    assert largest <= build.HOST_FILE_LIMIT
+    split = json.loads((DIST / "ort" / "split.json").read_text())
+    assert "ort-wasm-simd-threaded.jsep.wasm" in split
+    npm = ROOT / "web" / "node_modules" / "onnxruntime-web" / "dist"
+    for name, parts in split.items():
+        assert len(parts) >= 2 and not (DIST / "ort" / name).exists()
+        joined = b"".join((DIST / "ort" / part).read_bytes() for part in parts)
+        assert hashlib.sha256(joined).digest() == hashlib.sha256((npm / name).read_bytes()).digest()

@@ -13,6 +13,10 @@
 //   build IS-Net's float16 weights need no widening to float32 first: as fast, and 90 MiB less.
 // - WebGPU: ort.min.mjs and the JSEP binary.
 const BUNDLES = { wasm: './ort/ort.wasm.min.mjs', webgpu: './ort/ort.min.mjs' };
+const BINARIES = { wasm: 'ort-wasm-simd-threaded.wasm', webgpu: 'ort-wasm-simd-threaded.jsep.wasm' };
+// Binaries over a host's per-file limit (25 MiB on some: the JSEP one is 27 MiB) are served in
+// parts, named here by build.py; joined, they are handed to onnxruntime as env.wasm.wasmBinary.
+const SPLIT = new URL('./ort/split.json', import.meta.url);
 const runtimes = new Map(); // provider -> Promise of the ort module
 let settings = null; // {wasmPaths, threads}
 const sessions = new Map(); // key -> {session, ort}
@@ -24,14 +28,36 @@ async function init({ wasmPaths, threads }) {
 
 function runtime(provider) {
   if (!runtimes.has(provider)) {
-    runtimes.set(provider, import(BUNDLES[provider]).then((ort) => {
-      ort.env.wasm.wasmPaths = settings.wasmPaths;
-      ort.env.wasm.numThreads = settings.threads;
-      ort.env.logLevel = 'error';
-      return ort;
-    }));
+    runtimes.set(provider, Promise.all([import(BUNDLES[provider]), joinedBinary(BINARIES[provider])])
+      .then(([ort, binary]) => {
+        ort.env.wasm.wasmPaths = settings.wasmPaths;
+        if (binary) ort.env.wasm.wasmBinary = binary;
+        ort.env.wasm.numThreads = settings.threads;
+        ort.env.logLevel = 'error';
+        return ort;
+      }));
   }
   return runtimes.get(provider);
+}
+
+/** The binary `name` joined from its parts, or null when it is served whole. */
+async function joinedBinary(name) {
+  const response = await fetch(SPLIT);
+  if (!response.ok) throw new Error(`${SPLIT.pathname}: HTTP ${response.status}`);
+  const parts = (await response.json())[name];
+  if (!parts) return null;
+  const buffers = await Promise.all(parts.map(async (part) => {
+    const reply = await fetch(new URL(part, SPLIT));
+    if (!reply.ok) throw new Error(`${part}: HTTP ${reply.status}`);
+    return new Uint8Array(await reply.arrayBuffer());
+  }));
+  const joined = new Uint8Array(buffers.reduce((sum, buffer) => sum + buffer.length, 0));
+  let offset = 0;
+  for (const buffer of buffers) {
+    joined.set(buffer, offset);
+    offset += buffer.length;
+  }
+  return joined;
 }
 
 async function create({ key, bytes, provider }) {
