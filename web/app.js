@@ -431,7 +431,9 @@ let pendingDrawn = null; // the source showPending last asked to draw
  *  (Decoding straight to a smaller size with createImageBitmap's resize options ignored
  *  EXIF orientation in Chromium 156.) */
 async function drawPending(source, canvas) {
-  const bitmap = await createImageBitmap(new Blob([source.bytes]), { imageOrientation: 'from-image' });
+  const file = new Blob([source.bytes]);
+  const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' })
+    .catch(() => createImageBitmap(file)); // an engine that predates 'from-image': its default
   try {
     if (pendingDrawn !== source) return; // another photo, or none, since
     const box = $('pending').getBoundingClientRect();
