@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from offcut import refine, strips
-from offcut.finish import quantise_alpha
+from offcut.finish import quantise_alpha, with_source_alpha
 
 # Heights that are and are not multiples of the strips and factors; one under a strip.
 SHAPES = [(1000, 777), (513, 1030), (257, 40)]
@@ -24,7 +24,7 @@ def _photo(height, width, seed=1):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("factor", [(2, 2), (3, 3), (5, 2), (1, 4), (7, 7)])
+@pytest.mark.parametrize("factor", [(1, 1), (2, 2), (3, 3), (5, 2), (1, 4), (7, 7)])
 def test_reduce_equals_pillows_reduce(shape, factor):
     rgb, alpha = _photo(*shape)
     whole = Image.fromarray(rgb, "RGB").reduce(factor)
@@ -77,10 +77,12 @@ def test_uint8_alpha_is_the_quantised_float_alpha():
         assert bytes8.dtype == np.uint8
         np.testing.assert_array_equal(bytes8, quantise_alpha(floats))
         assert 0 < np.count_nonzero((bytes8 > 0) & (bytes8 < 255))  # the edge stayed soft
+    with pytest.raises(ValueError):
+        refine.upsample_alpha(low, rgb, dtype=np.float64)
 
 
-def test_quantise_alpha_of_uint8_applies_the_source_alpha():
+def test_with_source_alpha_multiplies_in_place():
     alpha8 = np.array([[0, 128, 255, 255]], np.uint8)
     source = np.array([[255, 255, 255, 128]], np.uint8)
-    np.testing.assert_array_equal(quantise_alpha(alpha8.copy(), source), [[0, 128, 255, 128]])
-    np.testing.assert_array_equal(quantise_alpha(alpha8.copy()), alpha8)
+    np.testing.assert_array_equal(with_source_alpha(alpha8.copy(), source), [[0, 128, 255, 128]])
+    np.testing.assert_array_equal(with_source_alpha(alpha8.copy(), None), alpha8)

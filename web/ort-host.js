@@ -40,24 +40,22 @@ function runtime(provider) {
   return runtimes.get(provider);
 }
 
+let splitList = null; // Promise of build.py's ort/split.json: {binary name: [part names]}
+
 /** The binary `name` joined from its parts, or null when it is served whole. */
 async function joinedBinary(name) {
-  const response = await fetch(SPLIT);
-  if (!response.ok) throw new Error(`${SPLIT.pathname}: HTTP ${response.status}`);
-  const parts = (await response.json())[name];
+  splitList ||= fetch(SPLIT).then((response) => {
+    if (!response.ok) throw new Error(`${SPLIT.pathname}: HTTP ${response.status}`);
+    return response.json();
+  });
+  const parts = (await splitList)[name];
   if (!parts) return null;
-  const buffers = await Promise.all(parts.map(async (part) => {
+  const blobs = await Promise.all(parts.map(async (part) => {
     const reply = await fetch(new URL(part, SPLIT));
     if (!reply.ok) throw new Error(`${part}: HTTP ${reply.status}`);
-    return new Uint8Array(await reply.arrayBuffer());
+    return reply.blob();
   }));
-  const joined = new Uint8Array(buffers.reduce((sum, buffer) => sum + buffer.length, 0));
-  let offset = 0;
-  for (const buffer of buffers) {
-    joined.set(buffer, offset);
-    offset += buffer.length;
-  }
-  return joined;
+  return new Uint8Array(await new Blob(blobs).arrayBuffer());
 }
 
 async function create({ key, bytes, provider }) {

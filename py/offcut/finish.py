@@ -46,22 +46,26 @@ def mask_from_output(output: np.ndarray, record: ModelRecord) -> np.ndarray:
 
 
 def quantise_alpha(alpha: np.ndarray, source_alpha: np.ndarray | None = None) -> np.ndarray:
-    """Alpha -> uint8, multiplied by the source's own alpha when it has one.
-
-    Parameters
-    ----------
-    alpha : ndarray of float32 in [0, 1], or of uint8 (already quantised: then it is the
-        result, multiplied in place)
-    source_alpha : ndarray of uint8, shape (H, W), or None
+    """float32 alpha in [0, 1] -> uint8, multiplied by the source's own alpha when it has one.
 
     Returns
     -------
     ndarray of uint8, shape (H, W)
         ``round(clip(alpha) * 255)``, times ``source_alpha / 255`` (rounded) when given.
     """
-    alpha8 = alpha if alpha.dtype == np.uint8 else refine.quantise(alpha)
+    return with_source_alpha(refine.quantise(alpha), source_alpha)
+
+
+def with_source_alpha(alpha8: np.ndarray, source_alpha: np.ndarray | None) -> np.ndarray:
+    """``alpha8`` times ``source_alpha / 255``, rounded, in place (and returned), so that an
+    already transparent source never shows what it hid. None leaves ``alpha8`` as it is.
+
+    Parameters
+    ----------
+    alpha8, source_alpha : ndarray of uint8, shape (H, W)
+    """
     if source_alpha is not None:
-        for top in range(0, alpha8.shape[0], refine.BAND_ROWS):
+        for top in range(0, alpha8.shape[0], refine.BAND_ROWS):  # temporaries of a band
             rows = slice(top, top + refine.BAND_ROWS)
             product = alpha8[rows].astype(np.uint16) * source_alpha[rows] + 127
             np.copyto(alpha8[rows], product // 255, casting="unsafe")

@@ -19,7 +19,7 @@ from offcut import compose, effects, layout, strips, touchup
 from offcut.decode import MIN_SIDE, Decoded, check_size, decode
 from offcut.encode import FORMATS, MIME_TYPES, encode
 from offcut.errors import InvalidOption, NoSubjectFound
-from offcut.finish import finish, quantise_alpha
+from offcut.finish import finish, with_source_alpha
 from offcut.foreground import estimate_foreground
 from offcut.prepare import prepare
 from offcut.records import ModelRecord
@@ -215,8 +215,9 @@ def complete(
     t0 = time.perf_counter()
     progress("refine", 0, 2)
     # Quantised tile by tile: a full-size float32 alpha would be 96 MB at 24 MP.
-    alpha8 = quantise_alpha(finish(output, job.record, job.decoded.rgb,
-                                   refine_edges=refine_edges, dtype=np.uint8), job.decoded.alpha)
+    alpha8 = with_source_alpha(finish(output, job.record, job.decoded.rgb,
+                                      refine_edges=refine_edges, dtype=np.uint8),
+                               job.decoded.alpha)
     if layout.subject_box(alpha8) is None:
         # A blank, fully transparent "result" would look like success; say what happened.
         raise NoSubjectFound("the model found no subject in this image")
@@ -419,10 +420,7 @@ def _reduced(cutout: Cutout, options: ExportOptions, alpha8, colour):
         # LANCZOS shrink of a 12 MP photo, and the views are resampled from it once more.
         # In strips: no full-size RGBA image exists for it (96 MB at 24 MP).
         step = _reduction(width, height)
-        if step >= 2:
-            layer = strips.reduce(colour, "RGBA", (step, step), alpha=alpha8)
-        else:
-            layer = compose.rgba_image(colour, alpha8)
+        layer = strips.reduce(colour, "RGBA", (step, step), alpha=alpha8)
         cached = cutout.cache["reduced"] = (key, layer.size[0] / width, layer)
     return cached[1], cached[2]
 
@@ -435,8 +433,7 @@ def _reduced_source(cutout: Cutout):
         rgb = cutout.decoded.rgb
         height, width = rgb.shape[:2]
         step = _reduction(width, height)
-        source = (strips.reduce(rgb, "RGB", (step, step)) if step >= 2
-                  else Image.fromarray(rgb, "RGB"))
+        source = strips.reduce(rgb, "RGB", (step, step))
         cached = cutout.cache["reduced source"] = (source.size[0] / width, source)
     return cached
 

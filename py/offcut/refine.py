@@ -217,6 +217,8 @@ def upsample_alpha(
         Exactly 0 or 1 (255) away from the model's uncertain edge.
     """
     height, width = rgb.shape[:2]
+    if np.dtype(dtype) not in (np.float32, np.uint8):
+        raise ValueError(f"alpha is float32 or uint8, not {np.dtype(dtype)}")
     as_float = np.dtype(dtype) == np.float32
     if not refine_edges:
         plain = np.clip(resize_float(low, width, height), 0.0, 1.0)

@@ -46,7 +46,7 @@ def reduce(pixels: np.ndarray, mode: str, factor: tuple[int, int],
     mode : str
         Pillow's mode of the strips ("L", "RGB", or "RGBA" with ``alpha``).
     factor : (int, int)
-        Horizontal and vertical reduction, each at least 1.
+        Horizontal and vertical reduction, each at least 1 ((1, 1): a copy, as in Pillow).
     alpha : ndarray of uint8, shape (H, W), optional
         Stacked after ``pixels``' channels strip by strip (no full-size RGBA copy).
     """
