@@ -43,16 +43,19 @@ def photo_rgb() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> dict[str, Path]:
-    """A small photo, another small one, and a 24 MP one (seconds in every stage)."""
+    """A small photo, another small one, a 6 MP one (its save's encode takes a good part of a
+    second) and a 24 MP one (seconds in every stage)."""
     folder = tmp_path_factory.mktemp("cancel")
     rgb = photo_rgb()
     small = folder / "small.jpg"
     small.write_bytes(jpeg_bytes(rgb))
     other = folder / "other.jpg"
     other.write_bytes(jpeg_bytes(np.ascontiguousarray(rgb[:, ::-1])))
+    medium = folder / "medium.jpg"
+    Image.fromarray(rgb).resize((3000, 2000), Image.BILINEAR).save(medium, quality=90)
     big = folder / "big.jpg"
     Image.fromarray(rgb).resize((6000, 4000), Image.BILINEAR).save(big, quality=90)
-    return {"small": small, "other": other, "big": big}
+    return {"small": small, "other": other, "medium": medium, "big": big}
 
 
 def engine_workers(page) -> list:
@@ -204,13 +207,21 @@ def test_replacing_a_big_photo_stops_it(recorded_context, base_url, photos):
 def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url, photos):
     """Cancelling a save mid-render replaces the worker, and with it the cutout it held: the
     next option change must still bring a new view (the photo runs again), and saving works."""
-    page, workers = page_with_engine(recorded_context, base_url, photos["small"])
+    page, workers = page_with_engine(recorded_context, base_url, photos["medium"])
     closed: list = []
     workers[0].on("close", lambda worker: closed.append(worker))
-    # Cancel once the full-size render is under way (a PNG encode: hundreds of ms here).
+    # Cancel once the worker says the full-size render is under way. A fixed delay after the
+    # click raced it: a small photo's PNG can be done in under 30 ms.
     page.evaluate("""async () => {
+      const stage = document.getElementById('progress-stage');
+      const encoding = new Promise((resolve) => {
+        const seen = new MutationObserver(() => {
+          if (stage.textContent === 'Encoding the image') { seen.disconnect(); resolve(); }
+        });
+        seen.observe(stage, { childList: true, characterData: true, subtree: true });
+      });
       document.getElementById('download').click();
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      await encoding;
       document.getElementById('cancel').click();
     }""")
     wait_for_state(page, "done")
@@ -224,7 +235,7 @@ def test_a_cancelled_save_keeps_the_live_view_working(recorded_context, base_url
         arg=serial, timeout=300_000,
     )
     image = downloaded_image(page)
-    assert image.size == Image.open(photos["small"]).size
+    assert image.size == Image.open(photos["medium"]).size
     assert image.mode == "RGB" or np.asarray(image.convert("RGBA"))[..., 3].min() == 255
 
 
