@@ -185,7 +185,13 @@ import { pathToFileURL } from 'node:url';
 const [pyodideDir, stdlib, offcutZip, offcutDir, outStdlib, outBytecode] = process.argv.slice(-6);
 const { loadPyodide } = await import(pathToFileURL(pyodideDir + '/pyodide.mjs').href);
 const pyodide = await loadPyodide({ indexURL: pyodideDir + '/', stdLibURL: stdlib });
-await pyodide.loadPackage(['numpy', 'pillow'], { messageCallback: () => {} });
+// The wheels unpacked as web/worker.js unpacks them (not loadPackage()d).
+const lock = JSON.parse(readFileSync(pyodideDir + '/pyodide-lock.json', 'utf8'));
+const site = pyodide.runPython("import site; site.getsitepackages()[0]");
+for (const name of ['numpy', 'pillow']) {
+  const wheel = new Uint8Array(readFileSync(pyodideDir + '/' + lock.packages[name].file_name));
+  pyodide.unpackArchive(wheel.buffer, 'wheel', { extractDir: site });
+}
 const zip = new Uint8Array(readFileSync(offcutZip)).buffer;
 pyodide.unpackArchive(zip, 'zip', { extractDir: offcutDir });
 pyodide.globals.set('offcut_dir', offcutDir);

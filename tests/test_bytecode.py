@@ -26,7 +26,12 @@ const [dist, offcutDir] = process.argv.slice(-2);
 const { loadPyodide } = await import(pathToFileURL(dist + '/pyodide/pyodide.mjs').href);
 const pyodide = await loadPyodide({ indexURL: dist + '/pyodide/',
                                     stdLibURL: dist + '/py/stdlib.zip' });
-await pyodide.loadPackage(['numpy', 'pillow'], { messageCallback: () => {} });
+const lock = JSON.parse(readFileSync(dist + '/pyodide/pyodide-lock.json', 'utf8'));
+const site = pyodide.runPython("import site; site.getsitepackages()[0]");
+for (const name of ['numpy', 'pillow']) {
+  const wheel = new Uint8Array(readFileSync(dist + '/pyodide/' + lock.packages[name].file_name));
+  pyodide.unpackArchive(wheel.buffer, 'wheel', { extractDir: site });
+}
 const archive = (name) => new Uint8Array(readFileSync(dist + '/py/' + name)).buffer;
 pyodide.unpackArchive(archive('offcut.zip'), 'zip', { extractDir: offcutDir });
 pyodide.unpackArchive(archive('bytecode.zip'), 'zip', { extractDir: '/' });

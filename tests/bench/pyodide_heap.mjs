@@ -8,7 +8,13 @@ import { pathToFileURL } from 'node:url';
 const [dist, photo, record, zip] = process.argv.slice(2);
 const { loadPyodide } = await import(pathToFileURL(`${dist}/pyodide/pyodide.mjs`).href);
 const py = await loadPyodide({ indexURL: `${dist}/pyodide/`, stdLibURL: `${dist}/py/stdlib.zip` });
-await py.loadPackage(['numpy', 'pillow'], { messageCallback: () => {} });
+// The wheels unpacked as web/worker.js unpacks them: compiled modules load when imported.
+const lock = JSON.parse(readFileSync(`${dist}/pyodide/pyodide-lock.json`, 'utf8'));
+const site = py.runPython("import site; site.getsitepackages()[0]");
+for (const name of ['numpy', 'pillow']) {
+  const wheel = new Uint8Array(readFileSync(`${dist}/pyodide/${lock.packages[name].file_name}`));
+  py.unpackArchive(wheel.buffer, 'wheel', { extractDir: site });
+}
 py.unpackArchive(new Uint8Array(readFileSync(zip || `${dist}/py/offcut.zip`)), 'zip',
   { extractDir: '/home/pyodide/offcut-py' });
 py.FS.writeFile('/tmp/photo', new Uint8Array(readFileSync(photo)));

@@ -49,3 +49,27 @@ def test_bad_files_get_specific_messages_and_keep_the_result(
         # Dismissing returns to the result, so the next case waits for its own error.
         page.click("#error-dismiss")
         page.wait_for_function("() => document.body.dataset.state === 'done'")
+
+
+def test_a_runtime_package_that_fails_its_checksum_is_named(browser, base_url):
+    """numpy's wheel with one byte changed (a proxy that rewrites files, a half-published
+    deploy), with no service worker to heal it: the start stops with words that say what
+    happened, not a Python error, and Retry is offered."""
+    context = browser.new_context(service_workers="block")
+
+    def damaged(route):
+        body = bytearray(route.fetch().body())
+        body[len(body) // 2] ^= 0xFF
+        route.fulfill(status=200, content_type="application/zip", body=bytes(body))
+
+    context.route("**/pyodide/numpy-*.whl", damaged)
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        page.wait_for_function("() => document.body.dataset.state === 'error'", timeout=120_000)
+        text = error_text(page)
+        assert "checksum" in text and "damaged" in text, text
+        assert "traceback" not in text and "pythonerror" not in text
+        assert page.is_visible("#retry")
+    finally:
+        context.close()

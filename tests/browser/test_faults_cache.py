@@ -131,7 +131,7 @@ def test_damaged_cached_file_is_fetched_again(playwright_instance, first_visit, 
 
 @pytest.mark.parametrize(("path", "how"), [
     ("py/offcut.zip", "truncate"),  # the worker's own fetch
-    (NUMPY_WHEEL, "flip"),  # fetched inside Pyodide: found by asking the service worker
+    (NUMPY_WHEEL, "flip"),  # the worker's own fetch too, checked against Pyodide's lock
 ])
 def test_offline_damaged_file_is_named_and_retry_heals_it(playwright_instance, first_visit, site,
                                                           path, how):
