@@ -23,13 +23,17 @@ def parse_colour(text: str) -> tuple[int, int, int]:
 
 
 def rgba_image(foreground: np.ndarray, alpha8: np.ndarray) -> Image.Image:
-    """Foreground colours and alpha as one RGBA image, merged by Pillow: at 12 MP 0.025 s
-    instead of 0.093 s for a numpy stack and its conversion (CPython).
+    """Foreground colours and alpha as one RGBA image that shares one numpy buffer (Pillow
+    maps RGBA memory as it is). Merging Pillow bands held the RGB image, its three bands and
+    the result at once: 550 MB at 50 MP against 200 MB here, in about the same time.
 
     Parameters
     ----------
     foreground : ndarray of uint8, shape (H, W, 3)
     alpha8 : ndarray of uint8, shape (H, W)
     """
-    bands = Image.fromarray(np.ascontiguousarray(foreground), "RGB").split()
-    return Image.merge("RGBA", [*bands, Image.fromarray(np.ascontiguousarray(alpha8), "L")])
+    height, width = alpha8.shape
+    rgba = np.empty((height, width, 4), np.uint8)
+    rgba[..., :3] = foreground
+    rgba[..., 3] = alpha8
+    return Image.frombuffer("RGBA", (width, height), rgba, "raw", "RGBA", 0, 1)

@@ -15,7 +15,7 @@ MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 def encode(
-    pixels: np.ndarray,
+    pixels: np.ndarray | Image.Image,
     fmt: str = "png",
     *,
     quality: int = 92,
@@ -26,9 +26,9 @@ def encode(
 
     Parameters
     ----------
-    pixels : ndarray of uint8, shape (H, W), (H, W, 3) or (H, W, 4)
+    pixels : ndarray of uint8, shape (H, W), (H, W, 3) or (H, W, 4), or an L, RGB or RGBA Image
         RGBA only for PNG and WebP; JPEG has no alpha, so flatten first. HxW is greyscale
-        (an alpha matte).
+        (an alpha matte). An Image is encoded as it is (no array copy of a big one).
     fmt : {"png", "jpeg", "jpg", "webp"}
     quality : int
         1..100 for JPEG and WebP.
@@ -43,14 +43,21 @@ def encode(
     name = FORMATS.get(fmt.lower())
     if name is None:
         raise InvalidOption(f"unknown format {fmt!r}; use png, jpeg or webp")
-    channels = 1 if pixels.ndim == 2 else (pixels.shape[2] if pixels.ndim == 3 else 0)
-    if pixels.dtype != np.uint8 or channels not in (1, 3, 4):
-        raise InvalidOption(f"expected uint8 HxW(x3/4) pixels, got {pixels.dtype} {pixels.shape}")
+    if isinstance(pixels, Image.Image):
+        channels = {"L": 1, "RGB": 3, "RGBA": 4}.get(pixels.mode, 0)
+        if not channels:
+            raise InvalidOption(f"expected an L, RGB or RGBA image, got {pixels.mode}")
+    else:
+        channels = 1 if pixels.ndim == 2 else (pixels.shape[2] if pixels.ndim == 3 else 0)
+        if pixels.dtype != np.uint8 or channels not in (1, 3, 4):
+            raise InvalidOption(
+                f"expected uint8 HxW(x3/4) pixels, got {pixels.dtype} {pixels.shape}")
     if name == "JPEG" and channels == 4:
         raise InvalidOption("JPEG has no transparency: choose a background colour")
     if not 1 <= int(quality) <= 100:
         raise InvalidOption(f"quality must be 1..100, got {quality}")
-    image = Image.fromarray(pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels])
+    image = (pixels if isinstance(pixels, Image.Image)
+             else Image.fromarray(pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels]))
     options: dict = {}
     space = profile_space(icc_profile)
     if icc_profile and space in (None, "GRAY" if channels == 1 else "RGB"):

@@ -362,6 +362,7 @@ def preview(
     """
     max_side = _preview_side(max_side)
     after, _ = _compose(cutout, options, background_photo, max_side)
+    after = np.asarray(after, dtype=np.uint8)
     if after.ndim == 2:  # the mask alone: show it as grey
         after = np.repeat(after[..., None], 3, axis=2)
     if after.shape[2] == 3:
@@ -465,10 +466,52 @@ def _draw(image: Image.Image, factor: float, shape: Geometry, out_size, canvas_m
 
 
 def _compose(cutout, options, background_photo, max_side):
-    """Pixels of the output (full size when ``max_side`` is None) and the preset used."""
+    """The output (full size when ``max_side`` is None) and the preset used.
+
+    The output is uint8 pixels (H, W) for the mask, (H, W, 3) on a background, or, for a
+    transparent result, an RGBA ``Image`` (encoded as it is).
+    """
     alpha8, colour = _stroked(cutout, options)
     shape = geometry(alpha8, options)
     preset = _preset(options)
+    if max_side is None and _whole(shape, alpha8.shape):
+        # The file is the cutout's own pixels: composed from its arrays, with no full-size
+        # copy of them (Pyodide's heap never shrinks: a 50 MP download kept ~600 MB more).
+        layer, out_size = None, shape.size
+    else:
+        layer, out_size = _layer(cutout, options, shape, alpha8, colour, max_side)
+        if options.mask:
+            return np.asarray(layer.getchannel("A"), dtype=np.uint8), preset
+    if options.mask:
+        return alpha8, preset
+    fmt = options.resolved_format()
+    background = _background(options, preset, fmt, cutout, shape, out_size, background_photo,
+                             max_side)
+    if background is None and options.shadow is None:
+        # Transparent: the RGBA layer is the file, byte for byte what composite would make.
+        return (compose.rgba_image(colour, alpha8) if layer is None else layer), preset
+    if layer is not None:
+        pixels = np.asarray(layer, dtype=np.uint8)
+        del layer
+        alpha8, colour = np.ascontiguousarray(pixels[..., 3]), np.ascontiguousarray(pixels[..., :3])
+        del pixels
+    shadow8 = None
+    if options.shadow is not None:
+        shadow8 = effects.drop_shadow(alpha8, options.shadow.opacity, options.shadow.blur,
+                                      options.shadow.offset)
+    return effects.composite(colour, alpha8, shadow8, background), preset
+
+
+def _whole(shape: Geometry, source_shape) -> bool:
+    """True when the file is the whole source at its own size (no crop, canvas or limit)."""
+    height, width = source_shape[:2]
+    return (not shape.canvas and tuple(shape.box) == (0, 0, width, height)
+            and tuple(shape.size) == (width, height)
+            and tuple(shape.place[2:]) == (width, height))
+
+
+def _layer(cutout, options, shape: Geometry, alpha8, colour, max_side):
+    """(RGBA Image of the subject drawn as the output places it, output size)."""
     if max_side is None:
         out_size, factor, exact = shape.size, 1.0, True
         layer_source = compose.rgba_image(colour, alpha8)
@@ -479,19 +522,7 @@ def _compose(cutout, options, background_photo, max_side):
         if factor < needed:  # a small part of a big photo, enlarged: use the full size
             factor, layer_source = 1.0, compose.rgba_image(colour, alpha8)
         exact = False
-    layer = _draw(layer_source, factor, shape, out_size, "RGBA", exact)
-    pixels = np.asarray(layer, dtype=np.uint8)
-    alpha8, colour = np.ascontiguousarray(pixels[..., 3]), np.ascontiguousarray(pixels[..., :3])
-    if options.mask:
-        return alpha8, preset
-    fmt = options.resolved_format()
-    shadow8 = None
-    if options.shadow is not None:
-        shadow8 = effects.drop_shadow(alpha8, options.shadow.opacity, options.shadow.blur,
-                                      options.shadow.offset)
-    background = _background(options, preset, fmt, cutout, shape, out_size, background_photo,
-                             max_side)
-    return effects.composite(colour, alpha8, shadow8, background), preset
+    return _draw(layer_source, factor, shape, out_size, "RGBA", exact), out_size
 
 
 def _before(cutout, options, shape: Geometry, out_shape) -> np.ndarray:

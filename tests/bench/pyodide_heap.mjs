@@ -43,4 +43,6 @@ output = np.ascontiguousarray(np.repeat(disc[None, None], job.model_input.shape[
 t0 = time.perf_counter(); cutout = pipeline.complete(job, output); del job; step('complete', t0)
 t0 = time.perf_counter(); shown = pipeline.preview(cutout, max_side=1280); del shown; step('preview', t0)
 t0 = time.perf_counter(); pipeline.render(cutout); step('render (download)', t0)
+white = pipeline.ExportOptions(background='white', fmt='jpeg')
+t0 = time.perf_counter(); pipeline.render(cutout, white); step('render (JPEG on white)', t0)
 `);
