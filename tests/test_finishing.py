@@ -383,3 +383,30 @@ def test_a_preview_without_its_before_then_the_before_alone(monkeypatch, options
     later = pipeline.preview_before(cutout, export_options, max_side=100)
     assert later.after is None and later.size == whole.size
     np.testing.assert_array_equal(later.before, whole.before)
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"background": "#336699"}, {"background": "blur"}, {"shadow": {"opacity": 0.3}},
+    {"mask": True}, {"fmt": "webp"},
+])
+def test_a_whole_image_download_is_the_same_file_without_the_drawn_layer(monkeypatch, options):
+    """A file that is the whole cutout at its own size is composed from the cutout's arrays
+    (no full-size copies): the bytes are those of drawing the RGBA layer as any crop does."""
+    cutout = soft_cutout()
+    export_options = pipeline.ExportOptions.from_dict(options)
+    direct = pipeline.render(cutout, export_options)
+    monkeypatch.setattr(pipeline, "_whole", lambda shape, source_shape: False)
+    assert pipeline.render(cutout, export_options) == direct
+
+
+def test_a_whole_image_download_on_a_background_makes_no_rgba_copy(monkeypatch):
+    """On a background the file is blended straight from the cutout's colour and alpha."""
+    cutout = soft_cutout()
+    stacked = []
+    original_rgba = pipeline.compose.rgba_image
+    monkeypatch.setattr(pipeline.compose, "rgba_image",
+                        lambda fg, a: stacked.append(a.shape) or original_rgba(fg, a))
+    pipeline.render(cutout, pipeline.ExportOptions(background="white", fmt="jpeg"))
+    assert stacked == []
+    pipeline.render(cutout, pipeline.ExportOptions(background="white", crop=True))
+    assert stacked == [cutout.alpha.shape]  # a crop draws the layer
