@@ -588,6 +588,10 @@ function showResult(source, result, { keepView, key }) {
   showDownloadLabel(); // the view came with the result: no second render
 
   $('result-timings').textContent = timingsText(result.timings);
+  // The next photo's progress shows about how long the model and the first look take here.
+  const label = modelLabel(result.modelId);
+  progress.expect('model', label, result.timings?.model);
+  progress.expect('quick', label, result.timings?.quick);
   if (result.backend) showBackend(result.backend, state.threads);
 
   const frames = Number(result.info?.frames) || 1;

@@ -13,6 +13,16 @@ export function bytesProgress(done, total) {
   return total > 0 ? `${done_mb} / ${(total / 1e6).toFixed(1)} MB` : `${done_mb} MB`;
 }
 
+/** The detail line of a stage that reports no numbers: how long it has run, or, when its
+ *  last run here is known, about how long is left. */
+export function busyDetail(elapsed, expected) {
+  if (expected > 0) {
+    const left = Math.ceil(expected - elapsed);
+    return left > 0 ? `about ${left} s left` : 'almost done';
+  }
+  return elapsed >= 1 ? `${Math.floor(elapsed)} s` : '';
+}
+
 export function backendLabel(backend, threads) {
   if (backend === 'webgpu') return 'WebGPU';
   if (backend === 'wasm') {
