@@ -4,7 +4,7 @@ scrollIntoView and, since scroll-padding can hide an overlap from scrollIntoView
 step of scrolling the options with the mouse wheel); on the phone, 44 px touch targets,
 14 px text, touch wording and a page that scrolls when swiped over the picture at fit zoom;
 no Download before a result; the colour picker only for "Colour"; run details (timings,
-backend) only inside a closed <details>; animations that the compositor runs alone."""
+backend) only inside a closed <details>; nothing animating while a photo is worked on."""
 
 from __future__ import annotations
 
@@ -469,11 +469,11 @@ def test_closed_sections_say_what_they_hold(desktop):
 # ---------------------------------------------------------------------------- animation
 
 
-def test_animations_are_compositor_only(desktop):
+def test_nothing_animates_while_a_photo_is_worked_on(desktop):
+    """An endless animation draws every frame, even a compositor-only one, on the cores the
+    model needs (a sliding progress band cost IS-Net 7 % of its time on 2 cores). Any
+    keyframes there animate compositor properties only."""
     keyframes = desktop["page"].evaluate(KEYFRAMES_JS)
-    assert keyframes, "no @keyframes found: the check would be empty"
     for name, properties in keyframes.items():
         assert set(properties) <= COMPOSITOR_ONLY, (name, properties)
-    for name, properties in desktop["animations"]:
-        assert set(properties) - {"offset", "easing", "composite", "computedOffset"} \
-            <= COMPOSITOR_ONLY, (name, properties)
+    assert desktop["animations"] == []
