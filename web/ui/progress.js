@@ -23,7 +23,7 @@ export class ProgressCard {
     this.cancel.addEventListener('click', () => onCancel());
     this.lastStage = null;
     this.expected = new Map(); // "stage|model label" -> seconds its last run took
-    this.busy = null; // {key, since} of the stage without numbers being shown
+    this.busy = null; // {key, since, expected} of the stage without numbers shown now
     this.timer = null;
   }
 
