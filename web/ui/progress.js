@@ -37,6 +37,7 @@ export class ProgressCard {
   start(text, { cancellable = false, modelLabel = '' } = {}) {
     this.modelLabel = modelLabel;
     this.lastStage = null;
+    this.startedAt = performance.now();
     this.stage.textContent = text;
     this.detail.textContent = '';
     this.#busy(null); // no numbers until a stage reports some
@@ -69,12 +70,14 @@ export class ProgressCard {
       : `${Math.round((100 * Math.min(done, total)) / total)}%`;
   }
 
-  /** Show `stage` (or, for null, whatever runs now) as busy, from now on. */
+  /** Show `stage` (or, for null, whatever runs now) as busy. */
   #busy(stage) {
     const key = `${stage}|${this.modelLabel}`;
     if (this.busy && this.busy.key === key) return;
     this.#stopClock();
-    this.busy = { key, since: performance.now(), expected: this.expected.get(key) || 0 };
+    const expected = this.expected.get(key) || 0;
+    // Without an expected time, the seconds are the whole wait's, not this stage's.
+    this.busy = { key, since: expected ? performance.now() : this.startedAt, expected };
     this.#tick();
     this.timer = setInterval(() => this.#tick(), TICK_MS);
   }
