@@ -338,7 +338,7 @@ def render(
     :func:`preview` runs the same composition at screen resolution.
     """
     fmt = options.resolved_format()
-    pixels, preset = _compose(cutout, options, background_photo, None)
+    pixels, preset, _ = _compose(cutout, options, background_photo, None)
     if options.mask:
         return encode(pixels, "png"), MIME_TYPES["PNG"]
     quality = options.quality or (preset.quality if preset else 92)
@@ -361,14 +361,12 @@ def preview(
     leaves ``Preview.before`` out (None); :func:`preview_before` makes it later.
     """
     max_side = _preview_side(max_side)
-    after, _ = _compose(cutout, options, background_photo, max_side)
+    after, _, shape = _compose(cutout, options, background_photo, max_side)
     after = np.asarray(after, dtype=np.uint8)
     if after.ndim == 2:  # the mask alone: show it as grey
         after = np.repeat(after[..., None], 3, axis=2)
     if after.shape[2] == 3:
         after = np.dstack([after, np.full(after.shape[:2], 255, np.uint8)])
-    alpha8, _ = _stroked(cutout, options)
-    shape = geometry(alpha8, options)
     original = _before(cutout, options, shape, after.shape[:2]) if before else None
     return Preview(np.ascontiguousarray(after), original, shape.size)
 
@@ -466,7 +464,7 @@ def _draw(image: Image.Image, factor: float, shape: Geometry, out_size, canvas_m
 
 
 def _compose(cutout, options, background_photo, max_side):
-    """The output (full size when ``max_side`` is None) and the preset used.
+    """(output, preset, geometry): the output at full size when ``max_side`` is None.
 
     The output is uint8 pixels (H, W) for the mask, (H, W, 3) on a background, or, for a
     transparent result, an RGBA ``Image`` (encoded as it is).
@@ -480,16 +478,15 @@ def _compose(cutout, options, background_photo, max_side):
         layer, out_size = None, shape.size
     else:
         layer, out_size = _layer(cutout, options, shape, alpha8, colour, max_side)
-        if options.mask:
-            return np.asarray(layer.getchannel("A"), dtype=np.uint8), preset
     if options.mask:
-        return alpha8, preset
+        mask = alpha8 if layer is None else np.asarray(layer.getchannel("A"), dtype=np.uint8)
+        return mask, preset, shape
     fmt = options.resolved_format()
     background = _background(options, preset, fmt, cutout, shape, out_size, background_photo,
                              max_side)
     if background is None and options.shadow is None:
         # Transparent: the RGBA layer is the file, byte for byte what composite would make.
-        return (compose.rgba_image(colour, alpha8) if layer is None else layer), preset
+        return (compose.rgba_image(colour, alpha8) if layer is None else layer), preset, shape
     if layer is not None:
         pixels = np.asarray(layer, dtype=np.uint8)
         del layer
@@ -499,15 +496,15 @@ def _compose(cutout, options, background_photo, max_side):
     if options.shadow is not None:
         shadow8 = effects.drop_shadow(alpha8, options.shadow.opacity, options.shadow.blur,
                                       options.shadow.offset)
-    return effects.composite(colour, alpha8, shadow8, background), preset
+    return effects.composite(colour, alpha8, shadow8, background), preset, shape
 
 
 def _whole(shape: Geometry, source_shape) -> bool:
     """True when the file is the whole source at its own size (no crop, canvas or limit)."""
     height, width = source_shape[:2]
+    # Without a canvas the box fills the output, so these two say it all.
     return (not shape.canvas and tuple(shape.box) == (0, 0, width, height)
-            and tuple(shape.size) == (width, height)
-            and tuple(shape.place[2:]) == (width, height))
+            and tuple(shape.size) == (width, height))
 
 
 def _layer(cutout, options, shape: Geometry, alpha8, colour, max_side):
