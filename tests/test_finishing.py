@@ -395,9 +395,12 @@ def test_a_whole_image_download_is_the_same_file_without_the_drawn_layer(monkeyp
     cutout = soft_cutout()
     export_options = pipeline.ExportOptions.from_dict(options)
     direct = pipeline.render(cutout, export_options)
-    if not options:  # the transparent PNG: the cutout's own colour and alpha, losslessly
+    if not options:  # the transparent PNG: the cutout's own colour and alpha, losslessly,
+        # with nothing kept under alpha 0
         pixels = np.asarray(Image.open(io.BytesIO(direct[0])))
-        assert np.array_equal(pixels[..., :3], cutout.foreground)
+        visible = cutout.alpha > 0
+        assert np.array_equal(pixels[..., :3][visible], cutout.foreground[visible])
+        assert not pixels[..., :3][~visible].any() and (~visible).any()
         assert np.array_equal(pixels[..., 3], cutout.alpha)
     monkeypatch.setattr(pipeline, "_whole", lambda shape, source_shape: False)
     assert pipeline.render(cutout, export_options) == direct

@@ -486,7 +486,11 @@ def _compose(cutout, options, background_photo, max_side):
                              max_side)
     if background is None and options.shadow is None:
         # Transparent: the RGBA layer is the file, byte for byte what composite would make.
-        return (compose.rgba_image(colour, alpha8) if layer is None else layer), preset, shape
+        # rgba_image clears what alpha hides; a drawn layer is cleared again, since
+        # resampling can leave a level of colour under a pixel whose alpha rounds to 0.
+        if layer is None:
+            return compose.rgba_image(colour, alpha8), preset, shape
+        return compose.clear_hidden(layer), preset, shape
     if layer is not None:
         pixels = np.asarray(layer, dtype=np.uint8)
         del layer
