@@ -60,6 +60,10 @@ MODEL_PART_BYTES = 4 * 1024 * 1024
 #: in parts of this size, listed in ort/split.json; web/ort-host.js joins them.
 HOST_FILE_LIMIT = 25 * 1024 * 1024
 SPLIT_PART_BYTES = 16 * 1024 * 1024
+#: Only WebGPU sessions load these (web/ort-host.js): the service worker keeps them once they
+#: are first used instead of at install (see lazy_files).
+WEBGPU_ONLY_ORT_FILES = ["ort.min.mjs", "ort-wasm-simd-threaded.jsep.mjs",
+                         "ort-wasm-simd-threaded.jsep.wasm"]
 
 #: Sent by ``serve``, added by the service worker on hosts that cannot set headers, and listed
 #: in the README for hosts that can (tests/test_headers.py keeps the three the same).
@@ -170,11 +174,26 @@ def build_models(out: Path) -> list[dict]:
     return index
 
 
+#: Every zip entry the build writes gets this time (the earliest a zip can hold) and mode, not
+#: the file's or the clock's: the same sources then give the same bytes, the same hashes and
+#: the same build id, so a rebuild does not make returning visitors download the app again.
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP_MODE = 0o644
+
+
+def zip_entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, ZIP_DATE_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = (0o100000 | ZIP_MODE) << 16  # a regular file, rw-r--r--
+    return info
+
+
 def build_python(out: Path) -> None:
     """py/offcut as a zip that the worker unpacks into Pyodide's file system."""
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(out, "w") as archive:
         for path in sorted((ROOT / "py" / "offcut").rglob("*.py")):
-            archive.write(path, path.relative_to(ROOT / "py").as_posix())
+            archive.writestr(zip_entry(path.relative_to(ROOT / "py").as_posix()),
+                             path.read_bytes())
 
 
 #: Runs in Node: boots Pyodide from dist/, installs numpy, Pillow and offcut as the worker
@@ -195,6 +214,7 @@ for (const name of ['numpy', 'pillow']) {
 const zip = new Uint8Array(readFileSync(offcutZip)).buffer;
 pyodide.unpackArchive(zip, 'zip', { extractDir: offcutDir });
 pyodide.globals.set('offcut_dir', offcutDir);
+pyodide.globals.set('zip_date_time', pyodide.toPy(JSON.parse(process.env.OFFCUT_ZIP_DATE_TIME)));
 pyodide.runPython(readFileSync(0, 'utf8'));
 writeFileSync(outStdlib, pyodide.FS.readFile('/tmp/stdlib.zip'));
 writeFileSync(outBytecode, pyodide.FS.readFile('/tmp/bytecode.zip'));
@@ -222,42 +242,52 @@ def pyc(source, filename):
 loaded = {getattr(m.__spec__, "origin", None) for m in list(sys.modules.values())
           if getattr(m, "__spec__", None) is not None}
 stdlib = next(p for p in sys.path if p.endswith(".zip"))
-with zipfile.ZipFile(stdlib) as source, \
-        zipfile.ZipFile("/tmp/stdlib.zip", "w", zipfile.ZIP_DEFLATED) as out:
-    for info in source.infolist():
+def entry(name):
+    # A fixed time and mode (build.py's zip_entry): writestr with a bare name would stamp the
+    # clock's time, and every build would differ.
+    info = zipfile.ZipInfo(name, tuple(zip_date_time))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o100644 << 16
+    return info
+
+with zipfile.ZipFile(stdlib) as source, zipfile.ZipFile("/tmp/stdlib.zip", "w") as out:
+    for info in source.infolist():  # Pyodide's own entries, times and order as they are
         data = source.read(info)
         out.writestr(info, data)
         # zipimport looks for name.pyc before name.py, beside it.
         if info.filename.endswith(".py") and f"{stdlib}/{info.filename}" in loaded:
-            out.writestr(info.filename[:-3] + ".pyc", pyc(data, f"{stdlib}/{info.filename}"))
+            out.writestr(entry(info.filename[:-3] + ".pyc"),
+                         pyc(data, f"{stdlib}/{info.filename}"))
 site = [path for path in sorted(p for p in loaded if p and p.endswith(".py"))
         if not path.startswith(stdlib + "/")]
 site += [str(p) for p in sorted(pathlib.Path(offcut_dir).rglob("*.py"))]
-with zipfile.ZipFile("/tmp/bytecode.zip", "w", zipfile.ZIP_DEFLATED) as out:
+with zipfile.ZipFile("/tmp/bytecode.zip", "w") as out:
     for path in dict.fromkeys(site):
-        out.writestr(importlib.util.cache_from_source(path).lstrip("/"),
+        out.writestr(entry(importlib.util.cache_from_source(path).lstrip("/")),
                      pyc(pathlib.Path(path).read_bytes(), path))
 """
 
 
-def build_bytecode(modules: Path, out: Path) -> None:
+def build_bytecode(modules: Path, pyodide_dir: Path, out: Path) -> None:
     """Python 3.12 bytecode for what the worker imports, so Pyodide does not compile the
     sources on every visit (it never writes bytecode; without it, Python's start-up and
     the imports of numpy, Pillow and offcut took 4.2 s in Node, with it 2.0 s).
 
     Writes ``out/stdlib.zip`` (Pyodide's standard library zip plus ``.pyc`` entries for the
     modules loaded) and ``out/bytecode.zip`` (``__pycache__`` files for numpy, Pillow and
-    offcut, by absolute path: the worker unpacks it at ``/``).
+    offcut, by absolute path: the worker unpacks it at ``/``). Pyodide is booted from
+    ``pyodide_dir`` (the build's copy, with the wheels it ships).
     """
     node = shutil.which("node")
     if not node:
         raise SystemExit("node is needed to build (Node.js 18+)")
     run_args = [node, "--no-warnings", "--input-type=module", "-e", BYTECODE_JS, "--",
-                str(DIST / "pyodide"), str(modules / "pyodide" / "python_stdlib.zip"),
+                str(pyodide_dir), str(modules / "pyodide" / "python_stdlib.zip"),
                 str(out / "offcut.zip"), OFFCUT_PY_DIR, str(out / "stdlib.zip"),
                 str(out / "bytecode.zip")]
+    env = {**os.environ, "OFFCUT_ZIP_DATE_TIME": json.dumps(ZIP_DATE_TIME)}
     result = subprocess.run(run_args, input=BYTECODE_PY, text=True, capture_output=True,
-                            timeout=600)
+                            timeout=600, env=env)
     if result.returncode != 0:
         raise SystemExit(f"making Python bytecode failed:\n{result.stderr[-4000:]}")
 
@@ -298,64 +328,98 @@ def write_notices(out: Path, pyodide_entries: list[dict], models: list[dict]) ->
     out.write_text("\n".join(lines) + "\n")
 
 
-def build() -> Path:
+def shell_files(out: Path) -> list[str]:
+    """What the service worker keeps: everything needed to start (not the model parts:
+    IndexedDB keeps those), sorted."""
+    return sorted(
+        name for p in out.rglob("*")
+        if p.is_file() and (name := p.relative_to(out).as_posix()) != "sw.js"
+        and (not name.startswith("models/") or name == "models/index.json")
+    )
+
+
+def lazy_files(shell: list[str]) -> list[str]:
+    """The files of ``shell`` that only WebGPU sessions load (the JSEP build, its 27 MiB binary
+    in parts): the service worker fetches and keeps them when they are first asked for, not
+    at install, so a device without a GPU never downloads them."""
+    wanted = {f"ort/{name}" for name in WEBGPU_ONLY_ORT_FILES}
+    return [name for name in shell
+            if name in wanted or name.rsplit(".", 1)[0] in wanted]
+
+
+def build_id_of(hashes: dict[str, str]) -> str:
+    """Twelve hex digits naming a build: the same files with the same bytes, the same id."""
+    digest = hashlib.sha256()
+    for name in sorted(hashes):
+        digest.update(f"{name}\0{hashes[name]}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def service_worker(template: str, build_id: str, hashes: dict[str, str], lazy: list[str]) -> str:
+    """web/sw.js with the build's id, security headers, file hashes and lazy files filled in."""
+    for placeholder, value in (("__BUILD_ID__", build_id),
+                               ("{/*__SECURITY_HEADERS__*/}", json.dumps(SECURITY_HEADERS)),
+                               ("{/*__PRECACHE__*/}", json.dumps(hashes, indent=1)),
+                               ("[/*__LAZY__*/]", json.dumps(lazy))):
+        if placeholder not in template:
+            raise SystemExit(f"web/sw.js has no {placeholder} to fill in")
+        template = template.replace(placeholder, value)
+    return template
+
+
+def write_precache(out: Path) -> str:
+    """precache.json and sw.js for the files in ``out``; returns the build id."""
+    shell = shell_files(out)
+    hashes = {name: sha256_hex((out / name).read_bytes()) for name in shell}
+    build_id = build_id_of(hashes)
+    lazy = lazy_files(shell)
+    (out / "precache.json").write_text(json.dumps(
+        {"build": build_id, "files": shell, "sha256": hashes, "lazy": lazy}, indent=1))
+    sw = out / "sw.js"
+    if sw.exists():
+        sw.write_text(service_worker(sw.read_text(), build_id, hashes, lazy))
+    return build_id
+
+
+def build(out: Path = DIST) -> Path:
+    """Assemble the site in ``out`` (emptied first). The same sources give the same bytes in
+    every file (tests/test_dist.py builds twice to check), so the same build id."""
     modules = npm_modules()
-    if DIST.exists():
-        shutil.rmtree(DIST)
-    DIST.mkdir()
-    for path in WEB.iterdir():
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for path in sorted(WEB.iterdir()):
         if path.name in ("node_modules", "package.json", "package-lock.json"):
             continue
         if path.is_dir():
-            shutil.copytree(path, DIST / path.name)
+            shutil.copytree(path, out / path.name)
         else:
-            shutil.copy2(path, DIST / path.name)
-    pyodide_entries = build_pyodide(modules, DIST / "pyodide")
-    (DIST / "ort").mkdir()
+            shutil.copy2(path, out / path.name)
+    pyodide_entries = build_pyodide(modules, out / "pyodide")
+    (out / "ort").mkdir()
     split = {}
     for name in ORT_FILES:
         data = (modules / "onnxruntime-web" / "dist" / name).read_bytes()
         if len(data) <= HOST_FILE_LIMIT:
-            (DIST / "ort" / name).write_bytes(data)
+            (out / "ort" / name).write_bytes(data)
             continue
         split[name] = []
         for number, offset in enumerate(range(0, len(data), SPLIT_PART_BYTES)):
-            (DIST / "ort" / f"{name}.{number:03d}").write_bytes(
+            (out / "ort" / f"{name}.{number:03d}").write_bytes(
                 data[offset : offset + SPLIT_PART_BYTES])
             split[name].append(f"{name}.{number:03d}")
-    (DIST / "ort" / "split.json").write_text(json.dumps(split, indent=1))
-    (DIST / "py").mkdir()
-    build_python(DIST / "py" / "offcut.zip")
-    build_bytecode(modules, DIST / "py")
-    models = build_models(DIST / "models")
-    write_notices(DIST / "NOTICES.txt", pyodide_entries, models)
-    # The service worker precaches everything needed to start (not the model parts: IndexedDB
-    # keeps those) and checks each file against these hashes whenever it serves it.
-    shell = sorted(
-        name for p in DIST.rglob("*")
-        if p.is_file() and (name := p.relative_to(DIST).as_posix()) != "sw.js"
-        and (not name.startswith("models/") or name == "models/index.json")
-    )
-    hashes = {name: sha256_hex((DIST / name).read_bytes()) for name in shell}
-    digest = hashlib.sha256()
-    for name in shell:
-        digest.update(f"{name}\0{hashes[name]}\n".encode())
-    build_id = digest.hexdigest()[:12]
-    (DIST / "precache.json").write_text(
-        json.dumps({"build": build_id, "files": shell, "sha256": hashes}, indent=1))
-    sw = DIST / "sw.js"
-    if sw.exists():
-        text = sw.read_text()
-        for placeholder, value in (("__BUILD_ID__", build_id),
-                                   ("{/*__SECURITY_HEADERS__*/}", json.dumps(SECURITY_HEADERS)),
-                                   ("{/*__PRECACHE__*/}", json.dumps(hashes, indent=1))):
-            if placeholder not in text:
-                raise SystemExit(f"web/sw.js has no {placeholder} to fill in")
-            text = text.replace(placeholder, value)
-        sw.write_text(text)
-    size = sum(p.stat().st_size for p in DIST.rglob("*") if p.is_file())
-    log(f"dist/ ready: build {build_id}, {size / 2**20:.1f} MiB")
-    return DIST
+    (out / "ort" / "split.json").write_text(json.dumps(split, indent=1))
+    (out / "py").mkdir()
+    build_python(out / "py" / "offcut.zip")
+    build_bytecode(modules, out / "pyodide", out / "py")
+    models = build_models(out / "models")
+    write_notices(out / "NOTICES.txt", pyodide_entries, models)
+    # The service worker keeps these files and checks each against its hash whenever it
+    # serves it.
+    build_id = write_precache(out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    log(f"{out.name}/ ready: build {build_id}, {size / 2**20:.1f} MiB")
+    return out
 
 
 # ---------------------------------------------------------------------------------- serving

@@ -91,3 +91,44 @@ def test_no_file_is_over_a_hosts_per_file_limit_and_split_binaries_rejoin():
         assert len(parts) >= 2 and not (DIST / "ort" / name).exists()
         joined = b"".join((DIST / "ort" / part).read_bytes() for part in parts)
         assert hashlib.sha256(joined).digest() == hashlib.sha256((npm / name).read_bytes()).digest()
+
+
+def test_only_webgpu_files_are_left_for_later_and_the_service_worker_has_them():
+    """The JSEP build (ort.min.mjs, its .mjs and its binary's parts) is only loaded by WebGPU
+    sessions: sw.js keeps it when first used, not at install. Everything WASM needs stays in."""
+    manifest = json.loads((DIST / "precache.json").read_text())
+    split = json.loads((DIST / "ort" / "split.json").read_text())
+    jsep_parts = [f"ort/{part}" for part in split["ort-wasm-simd-threaded.jsep.wasm"]]
+    assert sorted(manifest["lazy"]) == sorted(
+        ["ort/ort.min.mjs", "ort/ort-wasm-simd-threaded.jsep.mjs", *jsep_parts])
+    assert set(manifest["lazy"]) <= set(manifest["files"])
+    for needed in ("ort/ort.wasm.min.mjs", "ort/ort-wasm-simd-threaded.mjs",
+                   "ort/ort-wasm-simd-threaded.wasm", "ort/split.json"):
+        assert needed in manifest["files"] and needed not in manifest["lazy"], needed
+    sw = (DIST / "sw.js").read_text()
+    inlined = re.search(r"const LAZY = new Set\((\[.*?\])\);", sw, re.S)
+    assert inlined and json.loads(inlined.group(1)) == manifest["lazy"]
+
+
+def test_two_builds_of_the_same_sources_are_byte_identical(tmp_path):
+    """Zips with the clock's time in them gave every build a new id, and every returning
+    visitor downloaded the whole app again. Two builds (7 s each here) must agree on every
+    byte, precache.json and sw.js (the build id) included."""
+    import shutil
+
+    import build
+
+    first, second = tmp_path / "one", tmp_path / "two"
+    try:
+        build.build(first)
+        build.build(second)
+        assert (first / "precache.json").read_text() == (second / "precache.json").read_text()
+        assert (first / "sw.js").read_text() == (second / "sw.js").read_text()
+        names = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+        assert names == sorted(
+            p.relative_to(second).as_posix() for p in second.rglob("*") if p.is_file())
+        for name in names:
+            assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    finally:
+        shutil.rmtree(first, ignore_errors=True)
+        shutil.rmtree(second, ignore_errors=True)
