@@ -6,3 +6,15 @@ This module imports nothing heavy so that :mod:`offcut.fetch` runs on a bare Pyt
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["Remover", "remove"]
+
+
+def __getattr__(name: str):
+    # Loaded on first use: ``import offcut`` stays free of numpy and Pillow (offcut.fetch runs
+    # on a bare Python), while ``offcut.remove`` and ``offcut.Remover`` still just work.
+    if name in __all__:
+        from offcut import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'offcut' has no attribute {name!r}")

@@ -1,9 +1,11 @@
 """``offcut``: the browser's pipeline on the command line, for batches.
 
     offcut photo.jpg -o out/
-    offcut shoot/ --model isnet-medium --bg white --format jpeg -o out/
+    offcut shoot/ --model u2netp --bg white --format jpeg -o out/
 
 One bad file reports an error and the batch continues; the exit status is 1 if any failed.
+The photos go through :class:`offcut.api.Remover`'s steps overlapped (:mod:`offcut.batch`):
+the same files, in the same order of lines, as one photo after another.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from offcut import compose, decode, fetch, layout, pipeline
+from offcut import api, compose, decode, fetch, layout, pipeline
+from offcut import batch as pipelined
 from offcut.errors import InvalidOption, OffcutError
+from offcut.progress_line import ProgressLine
 from offcut.records import load_records
 
 #: Temporary files are written beside their target and renamed, so a crash, a full disk or
@@ -32,12 +35,8 @@ IMAGE_SUFFIXES = {
 }
 
 
-def cache_dir() -> Path:
-    """Where models are kept: $OFFCUT_CACHE, the checkout's .cache/, or ~/.cache/offcut."""
-    if os.environ.get("OFFCUT_CACHE"):
-        return Path(os.environ["OFFCUT_CACHE"])
-    checkout = Path(__file__).resolve().parents[2] / ".cache"
-    return checkout if checkout.is_dir() else Path.home() / ".cache" / "offcut"
+#: Where models are kept (kept here for callers of the CLI module).
+cache_dir = api.cache_dir
 
 
 #: What this CLI names its outputs: ``<stem>-cutout.<ext>``, ``<stem>-cutout-2.<ext>``,
@@ -70,55 +69,8 @@ def collect_inputs(paths: list[str], out_dir: Path | None = None) -> list[Path]:
     return found
 
 
-def make_runner(model_path: Path, record, threads: int | None):
-    """An onnxruntime session wrapped as ``run(input) -> mask output``."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(
-        str(model_path), options, providers=["CPUExecutionProvider"]
-    )
-    inputs = [tensor.name for tensor in session.get_inputs()]
-    outputs = session.get_outputs()
-    if record.input_name not in inputs or record.output_index >= len(outputs):
-        raise InvalidOption(f"{model_path.name} does not have {record.id}'s input "
-                            f"{record.input_name!r} and output #{record.output_index} "
-                            f"(it has inputs {inputs})")
-    output_name = outputs[record.output_index].name
-
-    def run(model_input):
-        # The models take one view at a time (their batch size is fixed at 1).
-        return np.concatenate([
-            session.run([output_name], {record.input_name: model_input[i : i + 1]})[0]
-            for i in range(len(model_input))])
-
-    return run
-
-
-class ProgressBar:
-    """One line per file; a redrawn bar when stderr is a terminal."""
-
-    def __init__(self, total: int, quiet: bool = False):
-        self.total, self.quiet = total, quiet
-        self.tty = sys.stderr.isatty()
-
-    def stage(self, index: int, name: str, stage: str) -> None:
-        if self.quiet or not self.tty:
-            return
-        width = 24
-        filled = int(width * index / max(self.total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r[{bar}] {index}/{self.total} {name[:40]:40} {stage:10}")
-        sys.stderr.flush()
-
-    def line(self, text: str, always: bool = False) -> None:
-        """Print a line; with --quiet only errors (and ``always`` lines: the summary)."""
-        if self.tty and not self.quiet:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-        if not self.quiet or always or text.startswith("error"):
-            print(text, file=sys.stderr, flush=True)
+#: ``make_runner(model_path, record, threads)``: an onnxruntime session as a function.
+make_runner = api.make_runner
 
 
 def unique_path(folder: Path, name: str, taken: set[Path]) -> Path:
@@ -286,8 +238,8 @@ def build_parser(records: dict) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", default=".", help="output folder (default: .)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace outputs that already exist (default: keep them, skip)")
-    parser.add_argument("--model", choices=sorted(records), default="u2netp",
-                        help="u2netp (fast, 4.6 MB) or isnet-medium (best, 88 MB)")
+    parser.add_argument("--model", choices=sorted(records), default=api.DEFAULT_MODEL,
+                        help="isnet-medium (Best, 88 MB, the default) or u2netp (Fast, 4.6 MB)")
     parser.add_argument("--no-refine", action="store_true",
                         help="plain bilinear edges instead of edge-aware refinement")
     parser.add_argument("--bg", default=None, metavar="BG",
@@ -329,22 +281,10 @@ def build_parser(records: dict) -> argparse.ArgumentParser:
     return parser
 
 
-def load_model(args, record):
-    """The model runner, or InvalidOption/FetchError with a one-line reason."""
-    if args.model_file is None:
-        return make_runner(fetch.runtime_model(record.raw, cache_dir()), record, args.threads)
-    path = args.model_file
-    if not path.is_file():
-        raise InvalidOption(f"--model-file {path}: no such file")
-    try:
-        run = make_runner(path, record, args.threads)
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise InvalidOption(f"--model-file {path} is not a usable ONNX model for {record.id}: "
-                            f"{reason}") from exc
-    return run
+def load_model(args, record) -> api.Remover:
+    """The model, loaded once for the batch, or InvalidOption/FetchError with a one-line
+    reason."""
+    return api.Remover(record.id, threads=args.threads, model_file=args.model_file)
 
 
 class Batch:
@@ -368,29 +308,50 @@ class Batch:
         return ", ".join(parts) + f" (of {self.total})"
 
 
-def _process(path, target, args, record, run_model, options, background_photo, bar, index,
-             written):
-    """Cut out one file and write it; returns the Cutout. ``written`` (a set) gets ``target``
-    the moment the file is complete, so an interrupt right after still counts it."""
-    t0 = time.perf_counter()
-    data = path.read_bytes()
-    result = pipeline.cutout(
-        data, record, run_model, refine_edges=not args.no_refine,
-        progress=lambda stage, done, total, i=index, n=path.name: bar.stage(i, n, stage),
-    )
-    encoded, _ = pipeline.render(result, options, background_photo)
-    write_atomically(target, encoded)
-    written.add(target)
-    result.timings["file"] = time.perf_counter() - t0
-    return result
+@dataclass
+class Task:
+    """One input of the batch and the file it becomes."""
+
+    path: Path
+    target: Path
 
 
-def _ok_line(path, target, result) -> str:
-    size = f"{result.alpha.shape[1]}x{result.alpha.shape[0]}"
-    return f"ok    {path} -> {target} (source {size}, {result.timings['file']:.2f}s)"
+@dataclass
+class Finished:
+    """What the consumer needs of a finished photo: the file's bytes and the source's facts
+    (the full-size arrays are dropped in the finish stage, so photos waiting to be written
+    hold only their encoded file)."""
+
+    data: bytes
+    info: dict
+    timings: dict
 
 
-def _report_notes(batch: Batch, bar: ProgressBar, threshold: int = 1500) -> None:
+def _stages(remover: api.Remover, refine: bool, options, background_photo) -> pipelined.Stages:
+    """The three steps of one photo, as the CLI has always run them."""
+
+    def load(task: Task):
+        return remover.start(task.path)
+
+    def infer(job, stopper):
+        if remover.stoppable:
+            return pipelined.onnx_stop(remover.infer, job, stopper)
+        return remover.infer(job)
+
+    def finish(task: Task, job, output) -> Finished:
+        result = remover.complete(job, output, refine)
+        encoded, _ = pipeline.render(result, options, background_photo)
+        return Finished(encoded, result.decoded.info, result.timings)
+
+    return pipelined.Stages(load, infer, finish)
+
+
+def _ok_line(path, target, finished: Finished) -> str:
+    size = f"{finished.info['width']}x{finished.info['height']}"
+    return f"ok    {path} -> {target} (source {size}, {finished.timings['file']:.2f}s)"
+
+
+def _report_notes(batch: Batch, bar: ProgressLine, threshold: int = 1500) -> None:
     if batch.skipped:
         count = len(batch.skipped)
         bar.line(f"note  {count} output{'s' if count > 1 else ''} already existed and "
@@ -427,69 +388,97 @@ def _main(argv: list[str] | None) -> int:
             print("error: no image files found", file=sys.stderr)
             return 2
         prepare_output_folder(out_dir)
-        run_model = load_model(args, record)
+        remover = load_model(args, record)
     except OffcutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except fetch.FetchError as exc:
         print(f"error: could not get the model: {exc}", file=sys.stderr)
         return 2
-    bar = ProgressBar(len(inputs), args.quiet)
+    bar = ProgressLine(len(inputs), args.quiet)
     batch = Batch(len(inputs))
     try:
-        _run_batch(inputs, out_dir, args, record, run_model, options, background_photo, bar,
-                   batch)
+        _run_batch(inputs, out_dir, args, remover, options, background_photo, bar, batch)
     except KeyboardInterrupt:
         # Anywhere in the loop (a file's work, its "ok" line, the notes): finished files stay.
         bar.line("interrupted; finished files kept, nothing partial left behind")
         _report_notes(batch, bar)
+        bar.close()
         bar.line(batch.summary(), always=True)
         return 130
     _report_notes(batch, bar)
+    bar.close()
     bar.line(batch.summary(), always=True)
     return 1 if batch.failed else 0
 
 
-def _run_batch(inputs, out_dir, args, record, run_model, options, background_photo, bar,
+def _run_batch(inputs, out_dir, args, remover, options, background_photo, bar: ProgressLine,
                batch: Batch) -> None:
-    """Cut out every input in turn; one file's error is counted and the batch goes on."""
+    """Cut out every input; one file's error is counted and the batch goes on.
+
+    The photos' steps overlap (:class:`offcut.batch.Pipeline`), but each file is written and
+    reported here, in input order, by this thread: where Ctrl-C lands is where it always did.
+    """
     taken: set[Path] = set()
     fmt = options.resolved_format()
-    for index, path in enumerate(inputs):
-        target = unique_path(out_dir, pipeline.output_name(path.name, fmt, options.mask), taken)
-        if target.exists() and not args.overwrite:
-            batch.skipped.append(target)
-            continue
-        try:
-            result = _process(path, target, args, record, run_model, options,
-                              background_photo, bar, index, batch.written)
-        except KeyboardInterrupt:
-            if target not in batch.written:
-                bar.line(f"interrupted during {path}: nothing written for it")
-            raise
-        except OffcutError as exc:
-            batch.failed += 1
-            bar.line(f"error {path}: [{exc.code}] {exc}")
-            continue
-        except MemoryError:
-            batch.failed += 1
-            bar.line(f"error {path}: [out-of-memory] ran out of memory on this image")
-            continue
-        except OSError as exc:
-            batch.failed += 1
-            bar.line(f"error {path}: [io] {exc.strerror or exc}")
-            continue
-        except Exception as exc:  # noqa: BLE001 - one file's bug must not end the batch
-            batch.failed += 1
-            bar.line(f"error {path}: [internal] {type(exc).__name__}: {exc}")
-            continue
-        bar.line(_ok_line(path, target, result))
-        frames = result.decoded.info.get("frames", 1)
-        if frames > 1:
-            bar.line(f"note  {path}: an animation of {frames} frames; the first frame was used")
-        long_edge = max(result.decoded.info["width"], result.decoded.info["height"])
-        if pipeline.low_resolution_warning(result.decoded.info):
-            batch.small.append((path, long_edge))
+
+    def tasks():
+        # Lazily, as photos are admitted: an output that exists is checked just before its
+        # photo would start, as in a one-by-one run.
+        for path in inputs:
+            target = unique_path(out_dir, pipeline.output_name(path.name, fmt, options.mask),
+                                 taken)
+            if target.exists() and not args.overwrite:
+                batch.skipped.append(target)
+                bar.advance(skipped=True)
+                continue
+            yield Task(path, target)
+
+    stages = _stages(remover, not args.no_refine, options, background_photo)
+    with pipelined.Pipeline(stages, cost=lambda task: pipelined.photo_cost(task.path)) as pipe:
+        for task, future in pipe.run(tasks()):
+            path, target = task.path, task.target
+            bar.working_on(str(path))
+            try:
+                seconds, finished = future.result()
+                started = time.perf_counter() - seconds  # the time of its stages, then the write
+                write_atomically(target, finished.data)
+                batch.written.add(target)
+            except KeyboardInterrupt:
+                if target not in batch.written:
+                    bar.line(f"interrupted during {path}: nothing written for it")
+                raise
+            except OffcutError as exc:
+                batch.failed += 1
+                bar.advance()
+                bar.line(f"error {path}: [{exc.code}] {exc}")
+                continue
+            except MemoryError:
+                batch.failed += 1
+                bar.advance()
+                bar.line(f"error {path}: [out-of-memory] ran out of memory on this image")
+                continue
+            except OSError as exc:
+                batch.failed += 1
+                bar.advance()
+                bar.line(f"error {path}: [io] {exc.strerror or exc}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - one file's bug must not end the batch
+                batch.failed += 1
+                bar.advance()
+                bar.line(f"error {path}: [internal] {type(exc).__name__}: {exc}")
+                continue
+            finished.timings["file"] = time.perf_counter() - started
+            bar.advance()
+            bar.line(_ok_line(path, target, finished))
+            frames = finished.info.get("frames", 1)
+            if frames > 1:
+                bar.line(f"note  {path}: an animation of {frames} frames; the first frame was "
+                         "used")
+            long_edge = max(finished.info["width"], finished.info["height"])
+            if pipeline.low_resolution_warning(finished.info):
+                batch.small.append((path, long_edge))
+
 
 if __name__ == "__main__":
     sys.exit(main())

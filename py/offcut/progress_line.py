@@ -1,0 +1,151 @@
+"""Progress of a batch that a person reads: done/total, photos per minute, time left.
+
+On a terminal: one status line, redrawn in place under the per-file lines. Elsewhere (a log,
+a pipe, CI): no redrawing; a plain ``progress`` line at most every ``plain_every`` seconds,
+so a long batch's log still says how far it got. ``quiet``: nothing but errors and the
+summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+
+def duration(seconds: float) -> str:
+    """``42`` -> ``"42 s"``, ``130`` -> ``"2 min 10 s"``, ``7300`` -> ``"2 h 2 min"``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s" if minutes < 10 else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class ProgressLine:
+    """The batch's progress on stderr.
+
+    Parameters
+    ----------
+    total : int
+        Photos in the batch (skipped ones included: they count as done at once).
+    quiet : bool
+        Only errors and ``always`` lines.
+    stream : text stream
+        Default ``sys.stderr``.
+    tty : bool or None
+        Redraw in place; default: whether ``stream`` is a terminal.
+    clock : callable
+        Seconds, monotonic (tests pass their own).
+    plain_every : float
+        Seconds between plain progress lines when not on a terminal.
+    """
+
+    def __init__(self, total: int, quiet: bool = False, *, stream: TextIO | None = None,
+                 tty: bool | None = None, clock: Callable[[], float] = time.monotonic,
+                 plain_every: float = 30.0):
+        self.total, self.quiet = total, quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.clock, self.plain_every = clock, plain_every
+        self.started = clock()
+        self.finished = 0  # photos the model worked on (written or failed)
+        self.skipped = 0
+        self.current = ""
+        self._shown = False
+        self._last_plain = self.started
+
+    # ---------------------------------------------------------------- numbers
+
+    @property
+    def done(self) -> int:
+        return self.finished + self.skipped
+
+    def rate(self) -> float | None:
+        """Photos per minute so far (skipped ones excluded: they take no time)."""
+        elapsed = self.clock() - self.started
+        if self.finished == 0 or elapsed <= 0:
+            return None
+        return 60.0 * self.finished / elapsed
+
+    def left(self) -> float | None:
+        """Seconds until the batch is done at the rate so far."""
+        rate = self.rate()
+        if rate is None:
+            return None
+        return (self.total - self.done) * 60.0 / rate
+
+    def status(self) -> str:
+        """``"7/40 · 12.3 photos/min · about 2 min 40 s left"``."""
+        parts = [f"{self.done}/{self.total}"]
+        rate = self.rate()
+        if rate is None:
+            parts.append("first photo…" if self.done < self.total else "")
+        else:
+            parts.append(f"{rate:.1f} photos/min")
+            if self.done < self.total:
+                parts.append(f"about {duration(self.left())} left")
+        return " · ".join(part for part in parts if part)
+
+    # ---------------------------------------------------------------- events
+
+    def working_on(self, name: str) -> None:
+        """The photo whose result is awaited next (shown on the terminal's line)."""
+        self.current = name
+        self._draw()
+
+    def advance(self, skipped: bool = False) -> None:
+        """One more photo done (or skipped)."""
+        if skipped:
+            self.skipped += 1
+        else:
+            self.finished += 1
+        self._draw()
+        if not self.tty and not self.quiet and not skipped and self.done < self.total:
+            now = self.clock()
+            if now - self._last_plain >= self.plain_every:
+                self._last_plain = now
+                self._print(f"progress {self.status()}")
+
+    def line(self, text: str, always: bool = False) -> None:
+        """A line above the status: with ``quiet`` only errors and ``always`` lines."""
+        if self.quiet and not always and not text.startswith("error"):
+            return
+        self._clear()
+        self._print(text)
+        self._draw()
+
+    def close(self) -> None:
+        """Remove the status line (before the summary, or on exit)."""
+        self._clear()
+
+    # ---------------------------------------------------------------- drawing
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def _clear(self) -> None:
+        if self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = False
+
+    def _draw(self) -> None:
+        if not self.tty or self.quiet:
+            return
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        text = self.status()
+        if self.current and self.done < self.total:
+            room = width - len(text) - 3
+            if room > 8:
+                name = self.current if len(self.current) <= room else \
+                    "…" + self.current[-(room - 1):]
+                text = f"{text} · {name}"
+        self.stream.write("\r\x1b[K" + text[:width])
+        self.stream.flush()
+        self._shown = True
