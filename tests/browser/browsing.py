@@ -3,6 +3,7 @@ recording requests."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -58,3 +59,31 @@ def open_sections(page) -> None:
     page.evaluate(
         "() => document.querySelectorAll('details.section').forEach((d) => { d.open = true; })"
     )
+
+
+def remember_model(context, model: str) -> None:
+    """Start ``context``'s pages as a returning user who chose ``model`` ('auto', 'u2netp' or
+    'isnet-medium'), unless the page has saved another choice since."""
+    saved = json.dumps(json.dumps({"model": model}))
+    context.add_init_script(
+        "if (!localStorage.getItem('offcut.options'))"
+        f" localStorage.setItem('offcut.options', {saved});"
+    )
+
+
+def fast_by_default(browser) -> None:
+    """Make ``browser.new_context`` start as a user who chose "Fast".
+
+    The page's default is Auto, which downloads and runs "Best" (88 MB, seconds a photo on
+    these cores); most tests are about something else and use Fast. A test of the default
+    passes ``remembered_model=None`` (nothing remembered) or another model.
+    """
+    plain = browser.new_context
+
+    def new_context(*args, remembered_model: str | None = "u2netp", **kwargs):
+        context = plain(*args, **kwargs)
+        if remembered_model:
+            remember_model(context, remembered_model)
+        return context
+
+    browser.new_context = new_context

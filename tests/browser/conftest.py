@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from browsing import CHROMIUM_ARGS, DIST, Recorder, chromium_path
+from browsing import CHROMIUM_ARGS, DIST, Recorder, chromium_path, fast_by_default
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,7 @@ def browser(playwright_instance):
     browser = playwright_instance.chromium.launch(
         executable_path=chromium_path(), args=CHROMIUM_ARGS
     )
+    fast_by_default(browser)
     yield browser
     browser.close()
 

@@ -9,7 +9,14 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from browsing import CHROMIUM_ARGS, DIST, Recorder, chromium_path, wait_for_state
+from browsing import (
+    CHROMIUM_ARGS,
+    DIST,
+    Recorder,
+    chromium_path,
+    remember_model,
+    wait_for_state,
+)
 
 
 class Site:
@@ -52,6 +59,7 @@ def open_app(playwright, profile: Path, url: str, *, state="ready"):
         str(profile), executable_path=chromium_path(), args=CHROMIUM_ARGS,
         viewport={"width": 1280, "height": 800},
     )
+    remember_model(context, "u2netp")  # see browsing.fast_by_default
     recorder = Recorder()
     recorder.attach(context)
     try:

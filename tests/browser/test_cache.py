@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from persistent import Site, expire_http_cache, open_app, wait_for_service_worker
 
-from browsing import CHROMIUM_ARGS, Recorder, chromium_path, wait_for_state
+from browsing import CHROMIUM_ARGS, Recorder, chromium_path, remember_model, wait_for_state
 from support import jpeg_bytes
 
 CORRUPT_CACHED_MODEL = """() => new Promise((resolve, reject) => {
@@ -40,6 +40,7 @@ def visit(playwright_instance, tmp_path, base_url):
             str(tmp_path / "profile"), executable_path=chromium_path(), args=CHROMIUM_ARGS,
             viewport={"width": 1280, "height": 800},
         )
+        remember_model(context, "u2netp")  # see browsing.fast_by_default
         recorder = Recorder()
         recorder.attach(context)
         context.set_offline(offline)

@@ -22,7 +22,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_backends import tiny_entry, tiny_model
 
-from browsing import CHROMIUM_ARGS, chromium_path, wait_for_state
+from browsing import CHROMIUM_ARGS, chromium_path, fast_by_default, wait_for_state
 from support import SHARED_DEV, jpeg_bytes
 
 # Generous bounds for events that take well under a second when things work; they only keep
@@ -254,6 +254,7 @@ def gpu_browser(playwright_instance):
     browser = playwright_instance.chromium.launch(
         executable_path=chromium_path(), args=[*CHROMIUM_ARGS, "--enable-unsafe-webgpu"]
     )
+    fast_by_default(browser)
     yield browser
     browser.close()
 

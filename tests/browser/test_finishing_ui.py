@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from browsing import open_sections, wait_for_state
 from offcut import layout, pipeline
@@ -151,6 +151,21 @@ def corners(image: Image.Image) -> list[tuple]:
 
 
 # ---------------------------------------------------------------------------- controls
+
+
+def test_a_transparent_download_holds_nothing_under_alpha_zero(page):
+    """Dropping the alpha channel of a downloaded cutout must not give back the background
+    the user removed (PNG exactly; lossy WebP away from the subject's edge)."""
+    pixels = plain_cutout(page)
+    clear = pixels[..., 3] == 0
+    assert clear.mean() > 0.05 and not pixels[clear][:, :3].any()
+    page.select_option("#format", "webp")
+    _, data = download(page)
+    pixels = np.asarray(decode(data).convert("RGBA"))
+    clear = pixels[..., 3] == 0
+    near = Image.fromarray((pixels[..., 3] > 0).astype(np.uint8) * 255)
+    near = np.asarray(near.filter(ImageFilter.MaxFilter(33))) > 0
+    assert clear.any() and int(pixels[clear & ~near][:, :3].max()) <= 2
 
 
 def test_white_and_colour_backgrounds(page):
@@ -340,6 +355,10 @@ def test_batch_with_a_broken_file(browser, base_url, batch_files):
         for member in archive.namelist():
             image = decode(archive.read(member))
             assert image.mode == "RGBA" and max(image.size) == 320
+            # What was removed is gone from the ZIP's files too.
+            pixels = np.asarray(image)
+            clear = pixels[..., 3] == 0
+            assert clear.any() and not pixels[clear][:, :3].any()
     finally:
         context.close()
 

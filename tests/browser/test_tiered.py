@@ -7,7 +7,6 @@ in the "Best is downloading" state for as long as the test needs.
 
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
@@ -50,16 +49,12 @@ class HeldDownload:
 
 
 @pytest.fixture
-def best_page(browser, base_url):
-    """A first visit with "Best" remembered as the user's model; no service worker, so the
-    route sees every model request."""
+def best_page(browser, base_url, request):
+    """A first visit with Auto (the default: nothing remembered) or "Best" remembered as the
+    user's model; no service worker, so the route sees every model request."""
     context = browser.new_context(service_workers="block", accept_downloads=True,
-                                  viewport={"width": 1280, "height": 800})
-    remembered = json.dumps(json.dumps({"modelId": "isnet-medium"}))
-    context.add_init_script(
-        "if (!localStorage.getItem('offcut.options'))"
-        f" localStorage.setItem('offcut.options', {remembered});"
-    )
+                                  viewport={"width": 1280, "height": 800},
+                                  remembered_model=getattr(request, "param", "isnet-medium"))
     download = HeldDownload(context)
     page = context.new_page()
     page.goto(base_url + "/")
@@ -108,9 +103,11 @@ def wait_for_first_look(page, timeout_s: float = 240) -> None:
     page.wait_for_selector("#interim-note", state="visible", timeout=timeout_s * 1000)
 
 
+@pytest.mark.parametrize("best_page", ["auto", "isnet-medium"], indirect=True)
 def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_page, photo,
-                                                                         tmp_path):
+                                                                         tmp_path, request):
     page, download = best_page
+    chosen = request.node.callspec.params["best_page"]
     page.set_input_files("#file-input", str(photo))
     wait_for_first_look(page)
     # The first look is on screen while Best is still held mid-download.
@@ -132,6 +129,11 @@ def test_a_photo_picked_while_best_downloads_gets_a_first_look_then_best(best_pa
     assert page.locator("#interim-note").is_hidden()
     assert page.locator("#download-box").is_visible()
     assert page.locator("#model-fast").is_enabled(), "the models can be switched again"
+    # Auto stays the choice (it stands for Best now) and is what the next visit starts with.
+    radio = "#model-auto" if chosen == "auto" else "#model-best"
+    assert page.locator(radio).is_checked()
+    saved = page.evaluate("JSON.parse(localStorage.getItem('offcut.options'))")
+    assert saved["model"] == chosen
     assert preview_serial(page) > first_serial
     assert "first look" in page.locator("#result-timings").text_content()
     best = shown_alpha(page)
@@ -207,3 +209,33 @@ def test_a_cancel_hands_over_to_the_spare_which_then_loads_best(best_page, photo
     assert page.locator("#model-best").is_checked()
     # Only a run of the big model gets a first look: this cutout is Best's.
     assert "first look" in page.locator("#result-timings").text_content()
+
+
+def test_data_saver_keeps_auto_on_fast_and_downloads_no_best(browser, base_url, photo):
+    context = browser.new_context(service_workers="block", viewport={"width": 1280, "height": 800},
+                                  remembered_model=None)
+    context.add_init_script(
+        "localStorage.setItem('offcut.options', JSON.stringify({model: 'auto', dataSaver: true}))"
+    )
+    asked = []
+    context.on("request", lambda r: asked.append(r.url) if "/models/isnet" in r.url else None)
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        wait_for_state(page, "ready")
+        assert page.locator("#model-auto").is_checked()
+        assert page.locator("#data-saver").is_checked()
+        assert "data saver" in page.locator("#auto-note").inner_text().lower()
+        page.set_input_files("#file-input", str(photo))
+        wait_for_state(page, "done")
+        assert page.locator("#interim-note").is_hidden()  # Fast's own cutout, no first look
+        assert asked == [], asked
+        # Turning the data saver off makes Auto stand for Best again.
+        page.uncheck("#data-saver")
+        page.wait_for_function("() => document.body.dataset.state === 'done'"
+                               " && !document.getElementById('model-options').disabled",
+                               timeout=400_000)
+        assert any("/models/isnet-medium/" in url for url in asked)
+        assert page.locator("#model-auto").is_checked()
+    finally:
+        context.close()

@@ -9,6 +9,10 @@ const STORAGE_KEY = 'offcut.options';
 const SWATCH_KEY = 'offcut.recent-colours';
 const MAX_SWATCHES = 6;
 export const MODEL_IDS = ['u2netp', 'isnet-medium'];
+/** The default choice: the best model the device can have now (see autoModelId). */
+export const AUTO = 'auto';
+const AUTO_BEST = 'isnet-medium';
+const AUTO_SAVING = 'u2netp';
 const HEX = /^#?([0-9a-f]{6}|[0-9a-f]{3})$/i;
 
 function normaliseHex(text) {
@@ -51,6 +55,10 @@ export class Options {
     this.el = {
       modelGroup: document.getElementById('model-options'),
       models: [...document.querySelectorAll('input[name="model"]')],
+      auto: document.getElementById('model-auto'),
+      autoNote: document.getElementById('auto-note'),
+      autoSize: document.getElementById('auto-size'),
+      dataSaver: document.getElementById('data-saver'),
       refine: document.getElementById('refine-edges'),
       backgrounds: [...document.querySelectorAll('input[name="background"]')],
       transparent: document.getElementById('bg-transparent'),
@@ -72,6 +80,8 @@ export class Options {
     };
     // Set when JPEG forced white, so going back to PNG/WebP can restore transparency.
     this.whiteForcedByJpeg = false;
+    /** Download size of each model (bytes), from the worker's records. */
+    this.sizes = new Map();
     /** The background photo: {name, bytes (ArrayBuffer), url} once chosen. Not remembered. */
     this.photo = null;
     this.#restore();
@@ -81,13 +91,37 @@ export class Options {
     this.#showBackgroundExtras();
   }
 
-  get modelId() {
-    return this.el.models.find((input) => input.checked)?.value || MODEL_IDS[0];
+  /** The radio chosen: AUTO or one of MODEL_IDS. */
+  get modelChoice() {
+    return this.el.models.find((input) => input.checked)?.value || AUTO;
   }
 
-  /** Check a model's radio without announcing it as a user change (after a cancel or fallback). */
+  /** The model to load: the chosen one, or what Auto stands for now. */
+  get modelId() {
+    const choice = this.modelChoice;
+    return choice === AUTO ? this.autoModelId : choice;
+  }
+
+  /** Auto is Best, unless the user (or the browser's Save-Data setting) saves data. */
+  get autoModelId() {
+    return this.savingData ? AUTO_SAVING : AUTO_BEST;
+  }
+
+  get savingData() {
+    return this.el.dataSaver.checked || navigator.connection?.saveData === true;
+  }
+
+  /** Check a model's radio without announcing it as a user change (after a cancel or fallback).
+   *  Auto stays checked while it stands for that model. */
   showModel(modelId) {
+    if (this.el.auto.checked && modelId === this.autoModelId) return;
     for (const input of this.el.models) input.checked = input.value === modelId;
+  }
+
+  #showAutoNote() {
+    this.el.autoNote.textContent = this.savingData ? 'Fast: data saver is on' : 'Best, with a quick first look';
+    const bytes = this.sizes.get(this.autoModelId);
+    this.el.autoSize.textContent = bytes ? `${megabytes(bytes)} download` : '';
   }
 
   setModelsEnabled(enabled) {
@@ -101,11 +135,13 @@ export class Options {
       const title = document.querySelector(`[data-title-for="${record.id}"]`);
       const licence = document.querySelector(`[data-licence-for="${record.id}"]`);
       if (size && record.bytes) size.textContent = `${megabytes(record.bytes)} download`;
+      if (record.bytes) this.sizes.set(record.id, record.bytes);
       if (title && record.title) title.textContent = record.title;
       if (licence && record.licence) {
         licence.textContent = record.licence_note ? `${record.licence}. ${record.licence_note}` : record.licence;
       }
     }
+    this.#showAutoNote();
   }
 
   get refineEdges() {
@@ -222,7 +258,12 @@ export class Options {
 
   #restore() {
     const saved = load();
-    if (MODEL_IDS.includes(saved.modelId)) this.showModel(saved.modelId);
+    // `model` is the choice (Auto or a model). The older `modelId` is not read: it held
+    // whichever model loaded, Fast for everyone who never chose, and Auto replaces that.
+    const choice = this.el.models.find((input) => input.value === saved.model);
+    if (choice) choice.checked = true;
+    if (typeof saved.dataSaver === 'boolean') this.el.dataSaver.checked = saved.dataSaver;
+    this.#showAutoNote();
     if (typeof saved.refineEdges === 'boolean') this.el.refine.checked = saved.refineEdges;
     const colour = normaliseHex(saved.colour || '');
     if (colour) {
@@ -243,7 +284,8 @@ export class Options {
   #save() {
     try {
       localStorage.setItem(STORAGE_KEY, JSON.stringify({
-        modelId: this.loadedModel || load().modelId,
+        model: this.#modelToKeep(),
+        dataSaver: this.el.dataSaver.checked,
         refineEdges: this.refineEdges,
         background: this.backgroundChoice,
         colour: normaliseHex(this.el.colour.value),
@@ -255,6 +297,13 @@ export class Options {
     }
   }
 
+  /** Auto while it stands for the loaded model, else the loaded model (a failed switch is not
+   *  sticky). */
+  #modelToKeep() {
+    if (!this.loadedModel) return load().model;
+    return this.modelChoice === AUTO && this.loadedModel === this.autoModelId ? AUTO : this.loadedModel;
+  }
+
   /** Remember the model only once it has actually loaded, so a failed switch is not sticky. */
   rememberModel(modelId) {
     this.loadedModel = modelId;
@@ -264,14 +313,22 @@ export class Options {
   #listen() {
     const { el } = this;
     let previousModel = this.modelId;
+    const modelChanged = () => {
+      const before = previousModel;
+      previousModel = this.modelId;
+      if (previousModel !== before) this.handlers.onModelChange(previousModel, before);
+      else this.#save(); // Auto chosen while it stands for the loaded model
+    };
     for (const input of el.models) {
       input.addEventListener('change', () => {
-        if (!input.checked) return;
-        const before = previousModel;
-        previousModel = input.value;
-        this.handlers.onModelChange(input.value, before);
+        if (input.checked) modelChanged();
       });
     }
+    el.dataSaver.addEventListener('change', () => {
+      this.#showAutoNote();
+      this.#save();
+      if (el.auto.checked) modelChanged();
+    });
     // Keep previousModel right when the app checks a radio itself (after a cancel).
     this.#syncPreviousModel = (id) => { previousModel = id; };
 
