@@ -149,10 +149,13 @@ _CEIL_MODE_ON = b"\n\tceil_mode\x18\x01"
 _CEIL_MODE_OFF = b"\n\tceil_mode\x18\x00"
 
 
-def served_model(data: bytes, record: dict) -> bytes:
+def served_model(data: bytes, record: dict, quantize: bool = True) -> bytes:
     """The model bytes the browser gets (and the CLI runs): the source file at the record's
     input size (``input.exported_size`` is the size it was exported for), with the record's
-    patch applied."""
+    patch applied, then its weights stored as int8 when ``served.weights`` says so.
+
+    ``quantize=False`` stops after the patch (the float16 file the int8 one is made from,
+    pinned by ``served.patched_sha256`` when there is a quantization step)."""
     inp = record.get("input", {})
     if "exported_size" in inp:
         data = resize_input(data, int(inp["size"]), int(inp["exported_size"]))
@@ -161,8 +164,20 @@ def served_model(data: bytes, record: dict) -> bytes:
         return data
     if served["patch"] != "pooling-floor-mode":
         raise FetchError(f"unknown model patch {served['patch']!r} for {record['id']}")
+    weights = served.get("weights")
     patched = data.replace(_CEIL_MODE_ON, _CEIL_MODE_OFF)
-    return check_sha256(patched, served["sha256"], f"patched model {record['id']}", "build")
+    check_sha256(patched, served["patched_sha256"] if weights else served["sha256"],
+                 f"patched model {record['id']}", "build")
+    if not weights or not quantize:
+        return patched
+    if weights != "int8-per-channel":
+        raise FetchError(f"unknown weight format {weights!r} for {record['id']}")
+    try:
+        from offcut.onnx_quantize import quantize_weights
+    except ImportError as exc:  # numpy: the one non-stdlib module the build needs
+        raise FetchError(f"building {record['id']}'s int8 weights needs numpy: {exc}") from exc
+    return check_sha256(quantize_weights(patched), served["sha256"],
+                        f"int8 model {record['id']}", "build")
 
 
 def runtime_model(record: dict, cache: Path) -> Path:
