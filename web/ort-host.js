@@ -28,7 +28,7 @@ async function init({ wasmPaths, threads }) {
 
 function runtime(provider) {
   if (!runtimes.has(provider)) {
-    runtimes.set(provider, Promise.all([import(BUNDLES[provider]), joinedBinary(BINARIES[provider])])
+    runtimes.set(provider, Promise.all([importBundle(BUNDLES[provider]), joinedBinary(BINARIES[provider])])
       .then(([ort, binary]) => {
         ort.env.wasm.wasmPaths = settings.wasmPaths;
         if (binary) ort.env.wasm.wasmBinary = binary;
@@ -38,6 +38,26 @@ function runtime(provider) {
       }));
   }
   return runtimes.get(provider);
+}
+
+/** Why the service worker could not serve `reply` (a 504 whose Offcut-Error header names the
+ *  problem, e.g. cache-corrupt-offline), or its HTTP status. */
+async function whyNot(reply) {
+  const code = reply.headers.get('Offcut-Error');
+  if (!code) return `HTTP ${reply.status}`;
+  return `${code} (${(await reply.json().catch(() => ({}))).message || 'no details'})`;
+}
+
+/** import() of an onnxruntime bundle. A failed import says only that it failed: the service
+ *  worker's answer for the same file says why (worker.js passes it on with its fallback). */
+async function importBundle(url) {
+  try {
+    return await import(url);
+  } catch (error) {
+    const reply = await fetch(url).catch(() => null);
+    if (reply && !reply.ok) throw new Error(`${url}: ${await whyNot(reply)}`);
+    throw error;
+  }
 }
 
 let splitList = null; // Promise of build.py's ort/split.json: {binary name: [part names]}
@@ -50,9 +70,12 @@ async function joinedBinary(name) {
   });
   const parts = (await splitList)[name];
   if (!parts) return null;
+  // Through the service worker like every file of the site: it keeps these parts (verified)
+  // the first time they are fetched, since it does not download them at install (only WebGPU
+  // needs them).
   const blobs = await Promise.all(parts.map(async (part) => {
     const reply = await fetch(new URL(part, SPLIT));
-    if (!reply.ok) throw new Error(`${part}: HTTP ${reply.status}`);
+    if (!reply.ok) throw new Error(`${part}: ${await whyNot(reply)}`);
     return reply.blob();
   }));
   return new Uint8Array(await new Blob(blobs).arrayBuffer());

@@ -8,6 +8,12 @@
 // truncated or missing entry is deleted and fetched again, and when that cannot be done
 // (offline) the answer is a 504 whose `Offcut-Error` header carries an error code that the
 // app turns into words. The model parts are not cached here: the app keeps them in IndexedDB.
+//
+// A new build's worker copies every file whose SHA-256 is unchanged from the earlier build's
+// cache, so an update downloads only the files that changed. The files only WebGPU needs (LAZY)
+// are not fetched at install: a device without a GPU never uses them. They are fetched,
+// verified and kept like the others the first time they are asked for (ort-host.js, on a
+// WebGPU session), and from then on served offline.
 
 const BUILD = '__BUILD_ID__';
 const CACHE = `offcut-${BUILD}`;
@@ -17,6 +23,9 @@ const CACHE = `offcut-${BUILD}`;
 const HEADERS = {/*__SECURITY_HEADERS__*/};
 // build.py fills in {path relative to the site root: sha256 hex} of every precached file.
 const FILES = {/*__PRECACHE__*/};
+// build.py fills in the paths of FILES that only WebGPU sessions load (onnxruntime's JSEP
+// build: 27 MiB of its 42): kept when first used, not at install.
+const LAZY = new Set([/*__LAZY__*/]);
 // The app asks for this (it exists on no server) after a failed start, to learn which cached
 // file is at fault: {problems: [{path, code, message}]}.
 const CHECK_PATH = 'sw-check.json';
@@ -76,15 +85,16 @@ function failure(code, path, message) {
   return new Response(JSON.stringify({ code, path, message }), { status: 504, headers });
 }
 
-/** Fetch a file past the HTTP cache and keep it when it is the build's. Resolves the body, or
- *  {code, message} when it cannot be had. */
+/** Fetch a file past the HTTP cache and keep it in `cache` (when given) if it is the build's.
+ *  Resolves {body, headers}, or {code, message} when it cannot be had. */
 async function refetch(cache, path) {
   let response;
   try {
     response = await fetch(keyFor(path), { cache: 'reload' });
   } catch (error) {
     // A controlling worker had every file once (install checks them all), so a missing entry
-    // is a damaged one too.
+    // is a damaged one too. A LAZY file may never have been fetched: the same code, since
+    // either way the file is not here and the network cannot be reached.
     return { code: 'cache-corrupt-offline', message: `${path}: ${error.message}` };
   }
   const headers = response.headers;
@@ -93,22 +103,35 @@ async function refetch(cache, path) {
     const why = response.ok ? `sha256 is not build ${BUILD}'s` : `HTTP ${response.status}`;
     return { code: 'asset-corrupt', message: `${path}: ${why}` };
   }
-  await keep(cache, path, body, headers).catch(() => {});
+  if (cache) await keep(cache, path, body, headers).catch(() => {});
   return { body, headers };
 }
 
-/** A precached file, verified: from the cache, else (healing a bad entry) from the network. */
+/** Whether a newer build's worker has activated and deleted this build's cache. It activates
+ *  as soon as it has installed, which (copying the unchanged files) can be while a page this
+ *  worker answers is still loading. */
+async function superseded() {
+  if (await caches.has(CACHE)) return false;
+  // Every cache gone (storage cleared or evicted) is not that: this worker fills its own again.
+  return (await caches.keys()).some((name) => name.startsWith('offcut-'));
+}
+
+/** A precached file, verified: from the cache, else (healing a bad entry) from the network.
+ *  Only a repair opens the cache (caches.open creates a missing one): a superseded worker
+ *  that did so would leave behind a cache no build uses. Its page gets the file from the
+ *  newer build's cache when unchanged, else from the network, kept nowhere. */
 async function serveFile(path) {
-  const cache = await caches.open(CACHE);
-  const cached = await cache.match(keyFor(path));
+  const cached = await caches.match(keyFor(path), { cacheName: CACHE })
+    || (await superseded() && await caches.match(keyFor(path)));
   if (cached) {
     // The cache's own response, checked through a copy: a response built from its bytes
     // instead would lose the compiled code Chromium keeps beside a cached .wasm, and both
     // runtimes' wasm would be compiled again on every visit.
     const body = await verifiedBody(cached.clone(), path);
     if (body) return isolated(cached) ? cached : new Response(body, { headers: withHeaders(cached.headers) });
-    await cache.delete(keyFor(path));
   }
+  const cache = await superseded() ? null : await caches.open(CACHE);
+  if (cached && cache) await cache.delete(keyFor(path));
   const fresh = await refetch(cache, path);
   if (fresh.code) return failure(fresh.code, path, fresh.message);
   return new Response(fresh.body, { headers: withHeaders(fresh.headers) });
@@ -117,6 +140,9 @@ async function serveFile(path) {
 async function checkAll() {
   const problems = [];
   for (const path of Object.keys(FILES)) {
+    // A LAZY file not kept yet is not a problem (nothing has used it): checking it would
+    // download 27 MiB that only a WebGPU session wants.
+    if (LAZY.has(path) && !(await caches.match(keyFor(path), { cacheName: CACHE }))) continue;
     const response = await serveFile(path);
     if (!response.ok) problems.push(await response.json());
   }
@@ -124,23 +150,63 @@ async function checkAll() {
   return new Response(JSON.stringify({ build: BUILD, problems }), { headers });
 }
 
+/** The other builds' caches (normally the one this worker replaces). */
+async function earlierCaches() {
+  const names = (await caches.keys()).filter((name) => name.startsWith('offcut-') && name !== CACHE);
+  return Promise.all(names.map((name) => caches.open(name)));
+}
+
+/** `path` as an earlier build's cache has it, when its bytes are this build's (checked here,
+ *  not trusted: that copy may be damaged): {body, headers}; else null. `seen` is set when any
+ *  copy was there, matching or not. */
+async function reusable(earlier, path, seen) {
+  for (const cache of earlier) {
+    const response = await cache.match(keyFor(path));
+    if (!response) continue;
+    seen.any = true;
+    const headers = response.headers;
+    const body = await verifiedBody(response, path);
+    if (body) return { body, headers };
+  }
+  return null;
+}
+
+/** Fill this build's cache: an entry already there and right stays, a file an earlier build
+ *  had with the same bytes is copied, and only the rest is downloaded. */
+async function install() {
+  const cache = await caches.open(CACHE);
+  const earlier = await earlierCaches();
+  await Promise.all(Object.keys(FILES).map(async (path) => {
+    // This build's cache may exist already (sw.js changed, the files did not).
+    const own = await cache.match(keyFor(path));
+    if (own && isolated(own) && await verifiedBody(own, path)) return;
+    const seen = { any: false };
+    const kept = await reusable(earlier, path, seen);
+    if (kept) {
+      await keep(cache, path, kept.body, kept.headers);
+      return;
+    }
+    if (LAZY.has(path)) {
+      // Fetched when first used, unless this device used an earlier build's copy: then it
+      // has WebGPU and stays offline-ready with the new one. A failure leaves it for later.
+      if (seen.any) await refetch(cache, path);
+      return;
+    }
+    // The HTTP cache may answer here (the page has just loaded these files): the hash
+    // decides, and a stale or damaged copy is fetched once more past it.
+    const first = await fetch(keyFor(path));
+    const body = await verifiedBody(first, path);
+    if (body) {
+      await keep(cache, path, body, first.headers);
+      return;
+    }
+    const fresh = await refetch(cache, path);
+    if (fresh.code) throw new Error(fresh.message); // keep the previous worker
+  }));
+}
+
 self.addEventListener('install', (event) => {
-  event.waitUntil((async () => {
-    const cache = await caches.open(CACHE);
-    await Promise.all(Object.keys(FILES).map(async (path) => {
-      // The HTTP cache may answer here (the page has just loaded these files): the hash
-      // decides, and a stale or damaged copy is fetched once more past it.
-      const first = await fetch(keyFor(path));
-      const body = await verifiedBody(first, path);
-      if (body) {
-        await keep(cache, path, body, first.headers);
-        return;
-      }
-      const fresh = await refetch(cache, path);
-      if (fresh.code) throw new Error(fresh.message); // keep the previous worker
-    }));
-    await self.skipWaiting();
-  })());
+  event.waitUntil(install().then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
