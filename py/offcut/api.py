@@ -48,7 +48,8 @@ def cache_dir() -> Path:
     return checkout if checkout.is_dir() else Path.home() / ".cache" / "offcut"
 
 
-def make_runner(model_path: Path, record: ModelRecord, threads: int | None = None):
+def make_runner(model_path: Path, record: ModelRecord, threads: int | None = None,
+                spinning: bool = False):
     """An onnxruntime session wrapped as ``run(input, run_options=None) -> mask output``.
 
     Parameters
@@ -59,6 +60,8 @@ def make_runner(model_path: Path, record: ModelRecord, threads: int | None = Non
         Names the input tensor and the output index.
     threads : int or None
         onnxruntime's intra-op threads; None is its default (one per physical core).
+    spinning : bool
+        Let idle pool threads busy-wait for the next operator (onnxruntime's default).
 
     Returns
     -------
@@ -80,7 +83,7 @@ def make_runner(model_path: Path, record: ModelRecord, threads: int | None = Non
         options.intra_op_num_threads = threads
     # Between operators the pool's threads would spin, holding both cores of a small machine
     # while a batch decodes and encodes the neighbouring photos on them (see docs/python.md).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     session = onnxruntime.InferenceSession(
         str(model_path), options, providers=["CPUExecutionProvider"]
     )
