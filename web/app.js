@@ -288,6 +288,7 @@ async function startEngine({ then } = {}) {
     settleWaiters(null);
     if (then) then();
     else if (state.queued) process(state.queued);
+    isolation.settled(); // a reload that waited for the model's download may happen now
   } catch (error) {
     if (state.worker !== worker) return;
     state.booting = null;
@@ -880,5 +881,11 @@ function setUpControls() {
 setUpControls();
 document.body.dataset.mode = 'single';
 showLook();
-registerServiceWorker();
+const isolation = registerServiceWorker({
+  // A reload for cross-origin isolation loses nothing only while nothing is loaded: no model
+  // download running (it would start over), no photo picked, shown or being worked on.
+  idle: () => !state.booting && !state.job && !state.shown && !state.queued && !batch.running,
+  onReload: () => announce('Reloading once to use every processor core…'),
+  onReloaded: () => notices.warn({ code: 'reloaded-for-threads' }),
+});
 startEngine();

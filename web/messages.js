@@ -195,6 +195,8 @@ export function describeWarning(warning) {
       return { text: 'The clipboard does not contain an image. Copy a picture first, then paste it here.' };
     case 'original-not-shown':
       return { text: 'Your browser cannot display the original of this file type, so only the cutout is shown.' };
+    case 'reloaded-for-threads':
+      return { text: 'Offcut reloaded once, before you had picked anything, to use all of your processor’s cores on this site. It will not happen again.' };
     default:
       return { text: 'Offcut noticed something unusual, but carried on.', technical: `${code || 'warning'}: ${warning?.message || ''}` };
   }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -87,3 +88,16 @@ def fast_by_default(browser) -> None:
         return context
 
     browser.new_context = new_context
+
+
+def until_isolated(page, timeout_s: float = 180) -> None:
+    """Wait across the page's own reload (which destroys what a wait_for_function watches)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if page.evaluate("self.crossOriginIsolated") is True:
+                return
+        except Exception:  # the document went away mid-call: the reload
+            pass
+        page.wait_for_timeout(250)
+    raise AssertionError("the page never became cross-origin isolated")

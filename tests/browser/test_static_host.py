@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from browsing import DIST, wait_for_state
+from browsing import DIST, until_isolated, wait_for_state
 
 
 class PlainHandler(http.server.SimpleHTTPRequestHandler):
@@ -38,6 +38,7 @@ def test_service_worker_isolates_a_headerless_host(browser, plain_host):
     page = context.new_page()
     response = page.goto(plain_host + "/")
     assert "cross-origin-embedder-policy" not in response.headers  # the host sends none
+    until_isolated(page)  # the page reloads itself once, after its model is downloaded
     wait_for_state(page, "ready")
     assert page.evaluate("() => self.crossOriginIsolated") is True
     assert page.evaluate("() => navigator.serviceWorker.controller !== null") is True
@@ -65,7 +66,8 @@ def test_service_worker_adds_every_security_header_and_forbids_framing(browser, 
     context = browser.new_context()
     page = context.new_page()
     page.goto(plain_host + "/")
-    wait_for_state(page, "ready")  # controlled from here on (the app reloaded itself once)
+    until_isolated(page)  # controlled from here on (the app reloaded itself once)
+    wait_for_state(page, "ready")
     for path in ("/", "/worker.js", "/pyodide/pyodide.asm.wasm"):
         headers = page.evaluate("p => fetch(p).then(r => Object.fromEntries(r.headers))", path)
         for name, value in build.SECURITY_HEADERS.items():

@@ -1,28 +1,63 @@
 // Registers sw.js, which keeps the app for offline use (each file checked against the build's
 // SHA-256) and adds the security headers, among them the cross-origin isolation (COOP/COEP)
 // that multi-threaded WebAssembly needs, on static hosts that cannot send them.
-// Headers only apply to pages the service worker served, so the very first visit is not
-// isolated: reload once when the worker takes control, guarded so it can never loop.
+// Headers only apply to pages the service worker served, so on such a host the very first
+// visit is not isolated (it runs on one thread). Reloading once fixes that, but a reload
+// throws away whatever the page holds, so it happens only while the page holds nothing: the
+// user has not touched it, no photo is picked or shown, and no model is downloading (a
+// download cut short would start over). Otherwise this visit stays on one thread and the
+// next one is isolated. Guarded by sessionStorage so it can never loop.
 
 const RELOAD_FLAG = 'offcut.reloaded-for-isolation';
 
-export function registerServiceWorker() {
+/**
+ * @param {object} hooks
+ *   idle() -> true while a reload would lose nothing (see above; the app knows);
+ *   onReload(), called just before the page reloads (to say why);
+ *   onReloaded(), called once on the load that follows such a reload.
+ * @returns {{settled: () => void}} call `settled()` when the app may have become idle (a
+ *   download ended): a reload that was waiting happens then, if the page is still untouched.
+ */
+export function registerServiceWorker({ idle = () => true, onReload = () => {}, onReloaded = () => {} } = {}) {
   const container = navigator.serviceWorker;
-  if (!container) return; // not supported, or not a secure context: the app still works
-  const controlledAtStart = Boolean(container.controller);
-  if (!controlledAtStart) {
+  const none = { settled() {} };
+  if (!container) return none; // not supported, or not a secure context: the app still works
+  let flagged = false;
+  try {
+    flagged = Boolean(sessionStorage.getItem(RELOAD_FLAG));
+  } catch {
+    // no sessionStorage: never reload (below), so nothing to report either
+  }
+  if (flagged && globalThis.crossOriginIsolated) queueMicrotask(onReloaded);
+
+  let touched = false;
+  let waiting = false; // the service worker took control and a reload is still wanted
+  const touch = () => { touched = true; };
+  for (const type of ['pointerdown', 'keydown', 'dragenter', 'paste', 'drop']) {
+    document.addEventListener(type, touch, { capture: true, passive: true });
+  }
+
+  const reloadIfIdle = () => {
+    if (!waiting || touched || !idle()) return;
+    waiting = false;
+    try {
+      if (sessionStorage.getItem(RELOAD_FLAG)) return;
+      sessionStorage.setItem(RELOAD_FLAG, '1');
+    } catch {
+      return; // without sessionStorage we cannot guard against a loop, so do not reload
+    }
+    onReload();
+    location.reload();
+  };
+
+  if (!container.controller && !globalThis.crossOriginIsolated) {
     container.addEventListener('controllerchange', () => {
-      if (globalThis.crossOriginIsolated) return;
-      try {
-        if (sessionStorage.getItem(RELOAD_FLAG)) return;
-        sessionStorage.setItem(RELOAD_FLAG, '1');
-      } catch {
-        return; // without sessionStorage we cannot guard against a loop, so do not reload
-      }
-      location.reload();
+      waiting = true;
+      reloadIfIdle();
     }, { once: true });
   }
   container.register('./sw.js', { scope: './' }).catch(() => {
     // No service worker (e.g. a plain file server in development): single-threaded, online only.
   });
+  return { settled: reloadIfIdle };
 }
