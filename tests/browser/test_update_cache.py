@@ -277,5 +277,15 @@ def test_webgpu_files_are_kept_verified_once_used_and_repaired_like_the_others(
         assert site.asked() - {"NOTICES.txt"} == {damaged, missing}
         cached = page.evaluate(CACHED, lazy)["sha256"]
         assert cached == {path: MANIFEST["sha256"][path] for path in lazy}
+
+        # An update on this device (it has used WebGPU) copies them into the new build's
+        # cache too: still offline-ready, and nothing of them is downloaded again.
+        new_id = new_build_with(site.overlay, "style.css", b"\n/* the next build */\n")
+        site.requests.clear()
+        page.goto(site.url + "/NOTICES.txt")  # a navigation makes Chromium look for a new sw.js
+        wait_until(page, ONLY_CACHE, f"offcut-{new_id}")
+        assert site.asked() - {"NOTICES.txt"} == {"style.css"}, site.requests
+        cached = page.evaluate(CACHED, lazy)["sha256"]
+        assert cached == {path: MANIFEST["sha256"][path] for path in lazy}
     finally:
         context.close()
