@@ -132,7 +132,10 @@ async function serveFile(path) {
   }
   const cache = await superseded() ? null : await caches.open(CACHE);
   if (cached && cache) await cache.delete(keyFor(path));
-  const fresh = await refetch(cache, path);
+  // A LAZY file not kept yet may be in the HTTP cache: a WebGPU session of the first visit,
+  // whose page this worker did not control yet, fetched it past this worker.
+  const fresh = !cached && cache && LAZY.has(path)
+    ? await fetchToKeep(cache, path) : await refetch(cache, path);
   if (fresh.code) return failure(fresh.code, path, fresh.message);
   return new Response(fresh.body, { headers: withHeaders(fresh.headers) });
 }
@@ -173,9 +176,33 @@ async function reusable(earlier, path, seen) {
 
 /** Fill this build's cache: an entry already there and right stays, a file an earlier build
  *  had with the same bytes is copied, and only the rest is downloaded. */
+/** Fetch `path`, letting the HTTP cache answer (the page may have just loaded it): the hash
+ *  decides, and a stale or damaged copy is fetched once more past it. Keeps it; resolves like
+ *  refetch. */
+async function fetchToKeep(cache, path) {
+  const first = await fetch(keyFor(path)).catch(() => null);
+  const body = await verifiedBody(first, path);
+  if (!body) return refetch(cache, path);
+  await keep(cache, path, body, first.headers);
+  return { body, headers: first.headers };
+}
+
+/** Whether this device has a hardware WebGPU adapter, the one kind worker.js uses unasked (a
+ *  software one, SwiftShader, runs the models ~100x slower than WASM). Chromium offers WebGPU
+ *  to service workers since version 124; elsewhere this says no and the files wait for use. */
+async function hardwareGpu() {
+  try {
+    const adapter = await self.navigator.gpu?.requestAdapter();
+    return Boolean(adapter) && !(adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter);
+  } catch {
+    return false;
+  }
+}
+
 async function install() {
   const cache = await caches.open(CACHE);
   const earlier = await earlierCaches();
+  const gpu = LAZY.size ? await hardwareGpu() : false;
   await Promise.all(Object.keys(FILES).map(async (path) => {
     // This build's cache may exist already (sw.js changed, the files did not).
     const own = await cache.match(keyFor(path));
@@ -187,20 +214,13 @@ async function install() {
       return;
     }
     if (LAZY.has(path)) {
-      // Fetched when first used, unless this device used an earlier build's copy: then it
-      // has WebGPU and stays offline-ready with the new one. A failure leaves it for later.
-      if (seen.any) await refetch(cache, path);
+      // Kept now on a device with a GPU, or one that used an earlier build's copy (it has
+      // WebGPU: offline-ready with the new one too); elsewhere fetched when first used. A
+      // failure only leaves it for then.
+      if (gpu || seen.any) await fetchToKeep(cache, path);
       return;
     }
-    // The HTTP cache may answer here (the page has just loaded these files): the hash
-    // decides, and a stale or damaged copy is fetched once more past it.
-    const first = await fetch(keyFor(path));
-    const body = await verifiedBody(first, path);
-    if (body) {
-      await keep(cache, path, body, first.headers);
-      return;
-    }
-    const fresh = await refetch(cache, path);
+    const fresh = await fetchToKeep(cache, path);
     if (fresh.code) throw new Error(fresh.message); // keep the previous worker
   }));
 }

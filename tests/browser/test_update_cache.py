@@ -274,7 +274,9 @@ def test_webgpu_files_are_kept_verified_once_used_and_repaired_like_the_others(
         site.start()
         site.requests.clear()
         assert page.evaluate(WEBGPU_SESSION, tiny_model_b64) == ["output"]
-        assert site.asked() - {"NOTICES.txt"} == {damaged, missing}
+        # The damaged part is fetched past the HTTP cache; the missing file, like any not
+        # kept yet, may come from it (the hash decides).
+        assert damaged in site.asked() and site.asked() - {"NOTICES.txt"} <= {damaged, missing}
         cached = page.evaluate(CACHED, lazy)["sha256"]
         assert cached == {path: MANIFEST["sha256"][path] for path in lazy}
 
