@@ -265,6 +265,9 @@ def test_progress_on_a_terminal_is_one_redrawn_line():
     # 2 photos in 60 s: 2 a minute, 8 left -> about 4 min.
     assert last.startswith("2/10 · 2.0 photos/min · about 4 min 00 s left")
     assert "ok    a.jpg\n" in text
+    bar.close()
+    bar.line("2 done, 0 failed, 0 skipped (of 10)", always=True)
+    assert stream.getvalue().endswith("\r\x1b[K2 done, 0 failed, 0 skipped (of 10)\n")
 
 
 def test_progress_elsewhere_is_plain_lines_now_and_then():

@@ -58,6 +58,7 @@ class ProgressLine:
         self.skipped = 0
         self.current = ""
         self._shown = False
+        self._closed = False
         self._last_plain = self.started
 
     # ---------------------------------------------------------------- numbers
@@ -121,8 +122,9 @@ class ProgressLine:
         self._draw()
 
     def close(self) -> None:
-        """Remove the status line (before the summary, or on exit)."""
+        """Remove the status line for good (before the summary): later lines are plain."""
         self._clear()
+        self._closed = True
 
     # ---------------------------------------------------------------- drawing
 
@@ -136,7 +138,7 @@ class ProgressLine:
             self._shown = False
 
     def _draw(self) -> None:
-        if not self.tty or self.quiet:
+        if not self.tty or self.quiet or self._closed:
             return
         width = shutil.get_terminal_size((100, 20)).columns - 1
         text = self.status()
