@@ -37,7 +37,7 @@ def test_patched_model_gives_bit_identical_outputs(path, records):
     inp = raw["input"]
     # The source at the record's input size, before the pooling patch.
     original = resize_input(source, inp["size"], inp.get("exported_size", inp["size"]))
-    patched = fetch.served_model(source, raw)
+    patched = fetch.served_model(source, raw, quantize=False)
     assert patched != original and len(patched) == len(original)
     record = records[raw["id"]]
     rng = np.random.default_rng(3)
@@ -49,6 +49,29 @@ def test_patched_model_gives_bit_identical_outputs(path, records):
         for model in (original, patched)
     ]
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_served_file_is_pinned_at_each_step(path, tmp_path):
+    """With int8 weights, the patched float16 file and the int8 one each have a pin; the CLI's
+    file (runtime_model) is the last step's, byte for byte what the build serves."""
+    raw = json.loads(path.read_text())
+    served = raw["served"]
+    source = fetch.model_file(raw, CACHE).read_bytes()
+    patched = fetch.served_model(source, raw, quantize=False)
+    final = fetch.runtime_model(raw, CACHE).read_bytes()
+    assert hashlib.sha256(final).hexdigest() == served["sha256"]
+    if served.get("weights"):
+        assert served["weights"] == "int8-per-channel"
+        assert hashlib.sha256(patched).hexdigest() == served["patched_sha256"]
+        assert len(final) == served["bytes"] < len(patched) / 1.9
+    else:
+        assert "patched_sha256" not in served and final == patched
+    # A bad pin on the int8 step is refused even though the patch itself checks out.
+    if served.get("weights"):
+        wrong = {**raw, "served": {**served, "sha256": "0" * 64}}
+        with pytest.raises(fetch.FetchError, match="int8 model"):
+            fetch.served_model(source, wrong)
 
 
 def test_tampered_bytes_are_refused():

@@ -121,6 +121,14 @@ def test_the_folded_form_leaves_no_dequantizing_node_to_run(tmp_path):
     assert left == {"fold": set(), "dequantize": {"DequantizeLinear"}}
 
 
+def test_weights_below_the_threshold_stay_float16():
+    weight = np.random.default_rng(4).normal(0, 0.2, (4, 2, 3, 3)).astype(np.float16)
+    model = conv_model(weight)
+    assert conv_weights(quantize_weights(model, keep_below=weight.size)) == {}
+    with pytest.raises(ValueError, match="no float16 Conv"):
+        quantize_weights(model, keep_below=weight.size + 1)  # nothing left to quantize
+
+
 def test_an_old_opset_or_a_graph_without_float16_convs_is_refused():
     weight = np.ones((2, 2, 3, 3), np.float16)
     with pytest.raises(ValueError, match="opset"):
@@ -146,7 +154,7 @@ def isnet():
 
 def test_the_served_int8_file_is_reproducible_pinned_and_small(isnet):
     raw, float16, int8 = isnet
-    again = quantize_weights(float16)
+    again = quantize_weights(float16, keep_below=raw["served"]["float16_below"])
     assert again == int8  # built twice, byte for byte (served_model also checked the pin)
     assert hashlib.sha256(again).hexdigest() == raw["served"]["sha256"]
     assert len(int8) == raw["served"]["bytes"] <= MAX_BYTES
@@ -154,10 +162,18 @@ def test_the_served_int8_file_is_reproducible_pinned_and_small(isnet):
 
 
 def test_every_served_weight_is_within_half_a_step_of_the_float16_one(isnet):
-    _, float16, int8 = isnet
+    raw, float16, int8 = isnet
     weights = conv_weights(float16)
     assert len(weights) == 119
+    small = {k: v for k, v in weights.items() if v.size < raw["served"]["float16_below"]}
+    # The small layers stay float16, untouched; they are under 4% of the weights.
+    kept = conv_weights(int8)
+    assert kept.keys() == small.keys() and 0 < len(small) < 119
+    assert all(np.array_equal(kept[k], v) for k, v in small.items())
+    assert sum(v.size for v in small.values()) < 0.04 * sum(v.size for v in weights.values())
     for name, weight in weights.items():
+        if name in small:
+            continue
         q, scale = stored(int8, name)
         error = np.abs(q.astype(np.float64) * scale[:, None, None, None] - weight)
         assert (error.reshape(len(scale), -1).max(axis=1) <= scale / 2).all(), name

@@ -176,7 +176,10 @@ def served_model(data: bytes, record: dict, quantize: bool = True) -> bytes:
         from offcut.onnx_quantize import quantize_weights
     except ImportError as exc:  # numpy: the one non-stdlib module the build needs
         raise FetchError(f"building {record['id']}'s int8 weights needs numpy: {exc}") from exc
-    return check_sha256(quantize_weights(patched), served["sha256"],
+    # Weights smaller than this stay float16: the small high-resolution layers matter most to
+    # soft edges, and all of them together are under 4% of the weights.
+    keep_below = int(served.get("float16_below", 0))
+    return check_sha256(quantize_weights(patched, keep_below=keep_below), served["sha256"],
                         f"int8 model {record['id']}", "build")
 
 

@@ -136,7 +136,7 @@ def conv_weights(data: bytes) -> dict[str, np.ndarray]:
     return weights
 
 
-def quantize_weights(data: bytes, form: str = "fold") -> bytes:
+def quantize_weights(data: bytes, form: str = "fold", keep_below: int = 0) -> bytes:
     """The ONNX model ``data`` with its float16 ``Conv`` weights stored as int8 per channel.
 
     Parameters
@@ -146,6 +146,8 @@ def quantize_weights(data: bytes, form: str = "fold") -> bytes:
         ``DequantizeLinear``; ``Cast`` and broadcasting ``Mul`` need no more).
     form : {"fold", "dequantize"}
         How the weights are computed back: see the module's docstring.
+    keep_below : int
+        Weights with fewer elements than this stay float16.
 
     Returns
     -------
@@ -166,7 +168,7 @@ def quantize_weights(data: bytes, form: str = "fold") -> bytes:
     model = _fields(data)
     if _default_opset(model) < 13:
         raise ValueError("per-channel DequantizeLinear needs opset 13 or later")
-    weights = conv_weights(data)
+    weights = {k: v for k, v in conv_weights(data).items() if v.size >= keep_below}
     if not weights:
         raise ValueError("no float16 Conv weights found: is this the expected graph?")
     graph_index = next(i for i, (f, w, _) in enumerate(model) if f == _MODEL_GRAPH and w == 2)

@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python tests/bench/quantized_quality.py [--data DIR ...] [--every N]
-        [--limit N] [--threads 2] [--form fold]
+        [--limit N] [--threads 2] [--form fold] [--keep-below N]
 
 Both served files (float16 after the pooling patch, and int8 from it) run on every photo of
 each data folder (default ``../shared/data/dev`` and ``../shared/data/soft``); each output is
@@ -38,14 +38,16 @@ from offcut.records import load_records  # noqa: E402
 FINISHES = ("plain", "refined")
 
 
-def sessions(record, threads: int, form: str) -> dict:
-    """``{"float16": session, "int8": session}`` for the record's served files."""
+def sessions(record, threads: int, form: str, keep_below: int) -> dict:
+    """``{"float16": session, "int8": session}``: the record's served float16 file, and the
+    int8 one made from it with ``form`` and ``keep_below`` (the served one when they are the
+    record's)."""
     import onnxruntime as ort
 
     raw = record.raw
     float16 = fetch.served_model(fetch.model_file(raw, ROOT / ".cache").read_bytes(), raw,
                                  quantize=False)
-    int8 = quantize_weights(float16, form)
+    int8 = quantize_weights(float16, form, keep_below)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     return {name: ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -114,15 +116,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--form", default="fold", choices=("fold", "dequantize"))
     parser.add_argument("--model", default="isnet-medium")
+    parser.add_argument("--keep-below", type=int, default=-1,
+                        help="weights smaller than this stay float16 (default: the record's)")
     args = parser.parse_args(argv)
     shared = ROOT.parent / "shared" / "data"
     folders = args.data or [shared / "soft", shared / "dev"]
     record = load_records()[args.model]
-    models = sessions(record, args.threads, args.form)
+    keep = args.keep_below
+    if keep < 0:
+        keep = int(record.raw["served"].get("float16_below", 0))
+    models = sessions(record, args.threads, args.form, keep)
     for data in folders:
-        store = ROOT / ".cache" / "bench" / "quantized" / f"{record.id}-{args.form}" / data.name
+        variant = f"{record.id}-{args.form}-{keep}"
+        store = ROOT / ".cache" / "bench" / "quantized" / variant / data.name
         rows = score_folder(record, models, data, args.every, args.limit, store)
-        report(f"{record.id} ({args.form}) on {data.name}", rows)
+        report(f"{record.id} ({args.form}, float16 below {keep}) on {data.name}", rows)
     return 0
 
 
