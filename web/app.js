@@ -110,6 +110,7 @@ function setState(name) {
   document.body.dataset.state = name;
   const busy = name === 'processing' || name === 'booting';
   $('download').disabled = !state.shown || busy;
+  $('share').disabled = !state.shown || busy;
   // No Download (and no result details) until there is something to download.
   $('download-box').hidden = !state.shown || Boolean(state.shown.interim);
   // On the image area only: aria-busy on <body> would also silence the live status line.
@@ -739,6 +740,7 @@ function applyPreset(preset) {
 
 /** Background, shadow, crop, canvas and format change the view and the button's label. */
 function showLook() {
+  showSaved(''); // the note was about the file before this change
   schedulePreview();
   showDownloadLabel();
   sections.refresh();
@@ -820,28 +822,80 @@ async function holdShown(label) {
   progress.start(label, { cancellable: true });
 }
 
-async function download() {
-  const shown = state.shown;
-  if (!shown || state.job || batch.running) return;
-  notices.clearError();
-  const button = $('download');
-  button.disabled = true;
+/** The file the options make of the cutout on screen, rendered at full size: a File. */
+async function renderFile() {
   const fileName = finishing.fileName();
   progress.start('Saving the file', { cancellable: true });
+  // A batch, or a later attempt that failed or was cancelled, replaced what the worker
+  // holds: rebuild what is on screen from the kept bytes before rendering.
+  await holdShown('Saving the file');
+  const request = state.worker.render(exportOptions(), (...args) => progress.update(...args));
+  const result = await track(request, 'render');
+  options.rememberColour();
+  setState('done');
+  return new File([result.bytes], fileName, { type: result.mime });
+}
+
+/** Runs a save (`action(file)`) of the file on screen, with the buttons off meanwhile. */
+async function saveWith(action, retry) {
+  if (!state.shown || state.job || batch.running) return;
+  notices.clearError();
+  showSaved('');
+  for (const id of ['download', 'share']) $(id).disabled = true;
   try {
-    // A batch, or a later attempt that failed or was cancelled, replaced what the worker
-    // holds: rebuild what is on screen from the kept bytes before rendering.
-    await holdShown('Saving the file');
-    const request = state.worker.render(exportOptions(), (...args) => progress.update(...args));
-    const result = await track(request, 'render');
-    saveBlob(new Blob([result.bytes], { type: result.mime }), fileName);
-    options.rememberColour();
-    setState('done');
-    announce(`Saved ${fileName}.`);
+    await action();
   } catch (error) {
-    failed(error, download);
+    failed(error, retry);
   } finally {
-    button.disabled = !state.shown || ['processing', 'booting'].includes(document.body.dataset.state);
+    const off = !state.shown || ['processing', 'booting'].includes(document.body.dataset.state);
+    for (const id of ['download', 'share']) $(id).disabled = off;
+  }
+}
+
+function download() {
+  return saveWith(async () => {
+    const file = await renderFile();
+    saveBlob(file, file.name);
+    showSaved(`Saved ${file.name} to your downloads.`);
+  }, download);
+}
+
+// A file rendered for Share that the browser would not share yet (its user activation ran out
+// while rendering): the next tap shares it at once. {key, file}.
+let sharePending = null;
+
+/** Share sheet (phones: "Save Image" puts it in the photo library). */
+function share() {
+  return saveWith(async () => {
+    const key = JSON.stringify([state.shown.key, exportOptions(), finishing.fileName()]);
+    const file = sharePending?.key === key ? sharePending.file : await renderFile();
+    sharePending = null;
+    try {
+      await navigator.share({ files: [file] });
+      showSaved(`Shared ${file.name}.`);
+    } catch (error) {
+      if (error?.name === 'AbortError') showSaved('Not saved: the share sheet was closed.');
+      else if (error?.name === 'NotAllowedError') {
+        sharePending = { key, file };
+        showSaved('Your file is ready: tap “Save image” again.');
+      } else throw { code: 'share-failed', message: String(error?.message || error) };
+    }
+  }, share);
+}
+
+/** A save's outcome in the action bar (in view on a phone), and for screen readers. */
+function showSaved(text) {
+  $('save-status').textContent = text;
+  if (text) announce(text);
+}
+
+/** Whether this browser can hand a file to the share sheet (phones, some desktops). */
+function canShareFiles() {
+  try {
+    const probe = new File([new Uint8Array(1)], 'cutout.png', { type: 'image/png' });
+    return typeof navigator.share === 'function' && Boolean(navigator.canShare?.({ files: [probe] }));
+  } catch {
+    return false;
   }
 }
 
@@ -849,6 +903,8 @@ async function download() {
 
 function setUpControls() {
   $('download').addEventListener('click', download);
+  $('share').hidden = !canShareFiles();
+  $('share').addEventListener('click', share);
   // A real button (labels are not focusable), so keyboard users can pick another image too.
   $('new-image').addEventListener('click', () => $('file-input').click());
   $('zoom-in').addEventListener('click', () => viewer.zoomIn());

@@ -158,6 +158,8 @@ export function describeError(error) {
       return { text: 'The background-removal engine stopped unexpectedly. Press Retry to restart it; your image is still here.', technical, retry: true };
     case 'out-of-memory':
       return { text: 'Your browser ran out of memory on this image. Try a smaller image, the Fast model, or closing other tabs, then retry.', retry: true };
+    case 'share-failed':
+      return { text: 'Your browser could not open its share sheet for this file. Use Download instead; the file is the same.', technical };
     case 'not-an-image': {
       const name = details.name ? `“${details.name}”` : 'That file';
       return { text: `${name} is not an image. Please choose a photo, such as a JPEG, PNG or WebP file.` };
