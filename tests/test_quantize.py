@@ -158,7 +158,7 @@ def test_the_served_int8_file_is_reproducible_pinned_and_small(isnet):
     assert again == int8  # built twice, byte for byte (served_model also checked the pin)
     assert hashlib.sha256(again).hexdigest() == raw["served"]["sha256"]
     assert len(int8) == raw["served"]["bytes"] <= MAX_BYTES
-    assert len(int8) < len(float16) * 0.51
+    assert len(int8) < len(float16) * 0.53
 
 
 def test_every_served_weight_is_within_half_a_step_of_the_float16_one(isnet):
