@@ -191,8 +191,9 @@ def test_the_int8_model_gives_the_float16_models_mask(isnet, records):
                .run(None, {record.input_name: feed})[record.output_index].reshape(-1)
                for model in (float16, int8)]
     diff = np.abs(outputs[1] - outputs[0])
-    # Measured on this photo: max 0.029, mean 3.3e-4, 58 of 1M pixels on the other side of 0.5.
-    assert diff.max() < 0.06 and diff.mean() < 1e-3
+    # Measured on this photo: max 0.022, mean 1.3e-4, 32 of 1M pixels on the other side of
+    # 0.5 (with every weight int8: 0.029, 3.3e-4 and 58).
+    assert diff.max() < 0.05 and diff.mean() < 5e-4
     masks = [output > 0.5 for output in outputs]
-    assert (masks[0] != masks[1]).mean() < 2e-4
+    assert (masks[0] != masks[1]).mean() < 1e-4
     assert 0.3 < masks[0].mean() < 0.7  # a real subject, not an empty or full mask
