@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from offcut import cli
+from offcut.decode import decode
+from offcut.errors import OffcutError
 from support import jpeg_bytes
 
 
@@ -37,7 +39,8 @@ def test_a_two_worker_cluster_writes_the_clis_files(tmp_path, photo, client):
         where = folder / "sub" if number == 2 else folder
         (where / f"shot{number}.jpg").write_bytes(
             jpeg_bytes(np.asarray(image.crop(box).resize((200, 180)))))
-    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a photo")
+    broken = b"\xff\xd8\xff\xe0 not a photo"
+    (folder / "broken.jpg").write_bytes(broken)
     flags = ["--bg", "white", "--format", "jpeg", "--crop"]
     by_cli = tmp_path / "cli"
     assert cli.main(["--model", "u2netp", str(folder), "-o", str(by_cli), "-q", *flags]) == 1
@@ -46,7 +49,10 @@ def test_a_two_worker_cluster_writes_the_clis_files(tmp_path, photo, client):
     report = remove_files(client, [folder], by_cluster, model="u2netp", threads=1,
                           background="white", format="jpeg", crop=True)
     assert report.summary() == "3 done, 1 failed, 0 skipped (of 4)"
-    assert any("broken.jpg: [corrupt-image]" in line for line in report.lines)
+    with pytest.raises(OffcutError) as raised:  # the code the CLI prints for it
+        decode(broken)
+    assert any(f"broken.jpg: [{raised.value.code}]" in line for line in report.lines), \
+        report.lines
     made = sorted(p.name for p in by_cluster.iterdir())
     assert made == sorted(p.name for p in by_cli.iterdir()) and len(made) == 3
     for name in made:
@@ -64,7 +70,6 @@ def test_a_two_worker_cluster_writes_the_clis_files(tmp_path, photo, client):
 
 def test_bad_options_fail_on_the_client_before_any_task(tmp_path, client):
     from offcut.cluster import remove_files
-    from offcut.errors import OffcutError
 
     with pytest.raises(OffcutError) as raised:
         remove_files(client, [tmp_path], tmp_path / "out", model="u2netp", quality=0)
