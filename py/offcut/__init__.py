@@ -7,6 +7,11 @@ This module imports nothing heavy so that :mod:`offcut.fetch` runs on a bare Pyt
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # type checkers see the real signatures; at run time they load lazily
+    from offcut.api import Remover, remove
+
 __all__ = ["Remover", "remove"]
 
 
