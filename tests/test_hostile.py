@@ -96,6 +96,13 @@ def float_tiff(image: Image.Image) -> bytes:
     return save(Image.fromarray(np.asarray(image.convert("L"), np.float32) / 255, "F"), "TIFF")
 
 
+def float_tiff_with_inf_and_nan(image: Image.Image) -> bytes:
+    """A float image with one +inf, one -inf and one NaN sample: the rest must still show."""
+    pixels = np.asarray(image.convert("L"), np.float32) / 255
+    pixels[0, 0], pixels[0, 1], pixels[0, 2] = np.inf, -np.inf, np.nan
+    return save(Image.fromarray(pixels, "F"), "TIFF")
+
+
 def palette_with_transparency(image: Image.Image) -> bytes:
     palette = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=255)
     pixels = np.asarray(palette).copy()
@@ -149,9 +156,10 @@ CASES = [
     ("truncated.png", lambda image: _png(image)[: len(_png(image)) // 2], "corrupt-image"),
     ("bad-crc.png", bad_crc_png, "corrupt-image"),
     ("text-as.jpg", lambda image: b"This is a text file, saved with a .jpg name.\n" * 20,
-     "corrupt-image"),
+     "not-an-image"),
     ("html-as.png", lambda image: b"<!doctype html><html><body>not a picture</body></html>",
-     "corrupt-image"),
+     "not-an-image"),
+    ("zip-as.png", lambda image: b"PK\x03\x04" + bytes(200), "not-an-image"),
     ("animated.gif", lambda image: animation(image, "GIF"), CUTOUT),
     ("animated.webp", lambda image: animation(image, "WEBP"), CUTOUT),
     ("animated-apng.png", lambda image: animation(image, "PNG"), CUTOUT),
@@ -170,6 +178,7 @@ CASES = [
     ("grey-16bit.png", lambda image: sixteen_bit_grey(image, "PNG"), CUTOUT),
     ("grey-16bit.tif", lambda image: sixteen_bit_grey(image, "TIFF"), CUTOUT),
     ("float.tif", float_tiff, CUTOUT),
+    ("float-inf-nan.tif", float_tiff_with_inf_and_nan, CUTOUT),
     ("palette-trns.png", palette_with_transparency, CUTOUT),
     ("grey-alpha-la.png", grey_alpha, CUTOUT),
     *[(f"exif-orientation-{n}.jpg", lambda image, n=n: with_orientation(image, n), CUTOUT)
@@ -265,7 +274,8 @@ def cli_results(matrix_inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("hostile-out")
     paths = [str(folder / name) for name, _, _ in rows]
     process = subprocess.run(
-        [sys.executable, "-m", "offcut.cli", *paths, "-o", str(out), "--threads", "2"],
+        [sys.executable, "-m", "offcut.cli", *paths, "-o", str(out), "--threads", "2",
+         "--model", "u2netp"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     results, notes = {}, {}
@@ -337,3 +347,16 @@ def write_matrix(request):
         lines.append(f"| `{name}` | {expected} | {cli_outcome} | {outcome} "
                      f"| {message.replace('|', '/')[:110]} |")
     Path(target).write_text("\n".join(lines) + "\n")
+
+
+def test_one_infinite_sample_does_not_blacken_a_float_image():
+    from skimage import data as samples
+
+    from offcut.decode import decode
+
+    image = Image.fromarray(samples.astronaut())
+    plain = decode(float_tiff(image)).rgb
+    spoiled = decode(float_tiff_with_inf_and_nan(image)).rgb
+    assert plain.mean() > 40
+    # Only the three spoiled samples differ.
+    assert (np.any(plain != spoiled, axis=2)).sum() <= 3

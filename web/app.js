@@ -602,6 +602,12 @@ function showResult(source, result, { keepView, key }) {
 
   setState('done');
   announce(`Done: background removed (${result.width} × ${result.height} px).`);
+  // The control that started this (Choose a photo, in the drop zone) is hidden now: focus
+  // would fall to <body>, and a keyboard user would start again from the page's top.
+  const focused = document.activeElement;
+  if (!focused || focused === document.body || !focused.checkVisibility?.()) {
+    ($('share').hidden ? $('download') : $('share')).focus({ preventScroll: true });
+  }
 }
 
 // ---------------------------------------------------------------- live view
@@ -911,6 +917,15 @@ function setUpControls() {
   $('zoom-out').addEventListener('click', () => viewer.zoomOut());
   $('zoom-fit').addEventListener('click', () => viewer.fit());
   $('zoom-100').addEventListener('click', () => viewer.actualSize());
+
+  // Escape does what the progress card's Cancel does, wherever the focus is (a dialog or an
+  // open <select> takes its own Escape first). Not for batches: they have their own Stop.
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || event.defaultPrevented || batch.running) return;
+    if (!state.job || $('cancel').hidden || !$('progress').checkVisibility?.()) return;
+    event.preventDefault();
+    cancelByUser();
+  });
 
   // Zoom keys work anywhere on the page except where they are typing or choosing.
   document.addEventListener('keydown', (event) => {

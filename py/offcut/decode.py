@@ -19,6 +19,7 @@ from offcut.errors import (
     EmptyFile,
     ImageTooLarge,
     ImageTooSmall,
+    NotAnImage,
     UnsupportedFormat,
 )
 from offcut.strips import to_array
@@ -46,6 +47,30 @@ _MAGIC = [
     (0, b"\xff\x0a", "JPEG XL"),
     (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
 ]
+
+
+#: How the image files Pillow reads begin (offset, bytes): a file that starts like none of
+#: these, nor like a format in _MAGIC, is not an image at all rather than a damaged one.
+_IMAGE_STARTS = [
+    (0, b"\xff\xd8\xff"),  # JPEG
+    (0, b"\x89PNG\r\n\x1a\n"),
+    (0, b"GIF87a"), (0, b"GIF89a"),
+    (0, b"BM"),
+    (0, b"II*\x00"), (0, b"MM\x00*"), (0, b"II+\x00"), (0, b"MM\x00+"),  # TIFF, BigTIFF
+    (8, b"WEBP"),
+    (0, b"\x00\x00\x01\x00"),  # ICO
+    *[(0, b"P%d" % n) for n in range(1, 8)],  # PNM
+    (0, b"8BPS"),  # PSD
+    (0, b"qoif"),
+    (0, b"DDS "),
+]
+
+
+def looks_like_image(data: bytes) -> bool:
+    """Whether ``data`` begins as an image file that Pillow reads, or one in _MAGIC."""
+    head = data[:32]
+    starts = [*_IMAGE_STARTS, *((offset, magic) for offset, magic, _ in _MAGIC)]
+    return any(head[offset : offset + len(magic)] == magic for offset, magic in starts)
 
 
 #: Pillow's format ids -> the names people know.
@@ -93,9 +118,13 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
     if np.issubdtype(array.dtype, np.floating):
-        top = float(np.nanmax(array)) if array.size else 1.0
-        scale = 255.0 if top <= 1.0 else 255.0 / top
-        return np.clip(np.nan_to_num(array) * scale + 0.5, 0, 255).astype(np.uint8)
+        # The range from finite samples only: one +inf pixel made the scale 0 (all black).
+        finite = np.isfinite(array)
+        top = float(array[finite].max()) if finite.any() else 1.0
+        scale = np.float32(255.0 if top <= 1.0 else 255.0 / top)
+        # NaN is 0; +inf and -inf are the ends of the range.
+        clean = np.nan_to_num(array, nan=0.0, posinf=max(top, 1.0), neginf=0.0)
+        return np.clip(clean * scale + np.float32(0.5), 0, 255).astype(np.uint8)
     # Integer images from Pillow ('I', 'I;16') hold 16-bit samples; >8 keeps the top byte.
     return np.clip(array.astype(np.int64) >> 8, 0, 255).astype(np.uint8)
 
@@ -189,6 +218,8 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
         unsupported = _unsupported(data)
         if unsupported:
             raise unsupported from exc
+        if not looks_like_image(data):
+            raise NotAnImage("the file does not start like any image format") from exc
         raise CorruptImage("not a readable image (unknown or damaged format)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImage(f"the image header is damaged: {exc}") from exc

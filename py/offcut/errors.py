@@ -26,7 +26,15 @@ class UnsupportedFormat(OffcutError):
 
 
 class CorruptImage(OffcutError):
+    """An image file (it starts as one) that cannot be decoded: truncated or damaged."""
+
     code = "corrupt-image"
+
+
+class NotAnImage(OffcutError):
+    """A file that is no image at all (text, HTML, an archive...): it starts like none."""
+
+    code = "not-an-image"
 
 
 class ImageTooLarge(OffcutError):

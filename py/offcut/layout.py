@@ -57,8 +57,9 @@ PRESETS = {
     ),
     "passport": Preset(
         "passport", "Passport-style portrait", 827, 1063, 0.9, anchor="bottom",
-        note="35x45 mm at 600 dpi (827x1063), plain white, head and shoulders standing on the "
-             "bottom edge. Check your authority's exact rules before submitting.",
+        note="35x45 mm at 600 dpi (827x1063), plain white; the whole subject is fitted, "
+             "standing on the bottom edge and spanning 90% of the height, so start from a "
+             "head-and-shoulders photo. Check your authority's exact rules before submitting.",
     ),
 }
 

@@ -33,6 +33,8 @@ def test_bad_files_get_specific_messages_and_keep_the_result(
         "broken.jpg": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, ("damaged", "corrupt", "read")),
         "photo.heic": (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 200, ("heic",)),
         "empty.png": (b"", ("empty",)),
+        # A renamed text file is not "damaged": it never was an image.
+        "notes.png": (b"shopping list: eggs, flour, milk\n" * 10, ("not an image",)),
     }
     for name, (data, words) in cases.items():
         path = tmp_path / name

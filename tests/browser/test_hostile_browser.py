@@ -20,6 +20,7 @@ from support import subject_photo
 CASES = [
     ("zero-byte.jpg", "empty-file", {}),
     ("truncated.jpg", "corrupt-image", {}),
+    ("text-as.jpg", "not-an-image", {}),
     ("one-pixel.png", "image-too-small", {"width": 1, "height": 1, "min_side": 16}),
     ("strip-3x20000.png", "image-too-small", {"width": 3, "height": 20000, "min_side": 16}),
     ("bomb-30000x30000.png", "image-too-large",

@@ -19,7 +19,7 @@ export const PRESETS = {
   passport: {
     format: 'jpeg',
     background: 'white',
-    note: 'White, 827 × 1063 px (35 × 45 mm at 600 dpi), head and shoulders standing on the bottom edge, spanning 90%. Check your authority’s exact rules before submitting.',
+    note: 'White, 827 × 1063 px (35 × 45 mm at 600 dpi). The whole subject is fitted, standing on the bottom edge and spanning 90% of the height, so start from a head-and-shoulders photo. Check your authority’s exact rules before submitting.',
   },
   custom: {
     note: 'Your own canvas size; the subject is scaled to fill the given share of it.',
