@@ -203,9 +203,9 @@ def test_first_visit_leaves_webgpu_files_and_an_update_fetches_only_the_changed_
         wait_until(page, ONLY_CACHE, f"offcut-{new_id}")
         cached = page.evaluate(CACHED, MANIFEST["files"])
     assert "sw.js" in site.requests  # the update was seen
-    # The page's own navigation reaches the server too (Chromium 156 sends it while the
-    # service worker starts, though the worker answers it from its cache): once. The install
-    # asks for nothing but the changed file, where it used to ask for every one.
+    # The page's own navigation reaches the server too, once (Chromium asks for it though
+    # the worker answers from its cache; not sw.js's doing, it has no navigation preload).
+    # The install asks for nothing but the changed file, where it used to ask for every one.
     assert site.requests.count("index.html") == 1, site.requests
     assert site.asked() - {"index.html"} == {"style.css"}, site.requests
     expected = json.loads((site.overlay / "precache.json").read_text())["sha256"]
@@ -243,7 +243,7 @@ def test_webgpu_files_are_kept_verified_once_used_and_repaired_like_the_others(
             "status": 504, "code": "cache-corrupt-offline"}
         site.start()
         assert page.evaluate(WEBGPU_SESSION, tiny_model_b64) == ["output"]
-        # (NOTICES.txt: this page's navigation, which Chromium sends while the worker starts.)
+        # (NOTICES.txt: this page's navigation, which reaches the server too.)
         assert site.asked() - {"NOTICES.txt"} == set(lazy)
         cached = page.evaluate(CACHED, lazy)["sha256"]
         assert cached == {path: MANIFEST["sha256"][path] for path in lazy}
