@@ -456,7 +456,11 @@ async function start(id, payload, progress) {
   const pythonTimings = await state.python;
   return {
     ...model,
-    models: state.models.map(({ parts, ...record }) => record),
+    // `downloadBytes`: what the served file's parts weigh (Best's int8 file is half its
+    // source's `bytes`); the page shows it where the user chooses a model.
+    models: state.models.map(({ parts, ...record }) => ({
+      ...record, downloadBytes: parts.reduce((sum, part) => sum + part.bytes, 0),
+    })),
     smallestModelId: smallestModel().id,
     crossOriginIsolated: self.crossOriginIsolated,
     timings: { ...model.timings, ...pythonTimings, ready: seconds(t0) },

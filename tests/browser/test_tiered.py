@@ -226,6 +226,15 @@ def test_data_saver_keeps_auto_on_fast_and_downloads_no_best(browser, base_url, 
         assert page.locator("#model-auto").is_checked()
         assert page.locator("#data-saver").is_checked()
         assert "data saver" in page.locator("#auto-note").inner_text().lower()
+        # Sizes are what is downloaded: the served files' parts, not their sources.
+        index = context.request.get(base_url + "/models/index.json").json()
+        for entry in index:
+            served = sum(part["bytes"] for part in entry["parts"])
+            size = page.locator(f'[data-size-for="{entry["id"]}"]').inner_text()
+            assert size == f"{served / 1e6:.1f} MB download", (entry["id"], size)
+        fast = next(e for e in index if e["id"] == "u2netp")
+        assert page.locator("#auto-size").inner_text() == \
+            f"{sum(p['bytes'] for p in fast['parts']) / 1e6:.1f} MB download"
         page.set_input_files("#file-input", str(photo))
         wait_for_state(page, "done")
         assert page.locator("#interim-note").is_hidden()  # Fast's own cutout, no first look

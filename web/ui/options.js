@@ -134,8 +134,9 @@ export class Options {
       const size = document.querySelector(`[data-size-for="${record.id}"]`);
       const title = document.querySelector(`[data-title-for="${record.id}"]`);
       const licence = document.querySelector(`[data-licence-for="${record.id}"]`);
-      if (size && record.bytes) size.textContent = `${megabytes(record.bytes)} download`;
-      if (record.bytes) this.sizes.set(record.id, record.bytes);
+      const bytes = record.downloadBytes || record.bytes;
+      if (size && bytes) size.textContent = `${megabytes(bytes)} download`;
+      if (bytes) this.sizes.set(record.id, bytes);
       if (title && record.title) title.textContent = record.title;
       if (licence && record.licence) {
         licence.textContent = record.licence_note ? `${record.licence}. ${record.licence_note}` : record.licence;
