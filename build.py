@@ -153,12 +153,50 @@ def build_pyodide(modules: Path, out: Path) -> list[dict]:
     return shipped
 
 
+#: Builds the served model in a Python that has numpy (the int8 weights need it), when the
+#: one running build.py has none: the file lands in .cache/models, where the CLI looks too.
+SERVED_MODEL_PY = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from offcut import fetch
+fetch.runtime_model(json.loads(Path(sys.argv[2]).read_text()), Path(sys.argv[3]))
+"""
+
+
+def served_model(record: dict) -> Path:
+    """The file the browser gets for ``record`` (fetched, patched, its weights made int8 where
+    the record says so), checked against its pinned hash and kept in ``.cache/models``."""
+    try:
+        import numpy  # noqa: F401  (only to know whether this Python can build it)
+    except ImportError:
+        if record.get("served", {}).get("weights"):
+            fetch.model_file(record, CACHE)  # the download, reported by this process
+            run([numpy_python(), "-c", SERVED_MODEL_PY, str(ROOT / "py"),
+                 str(ROOT / "models" / f"{record['id']}.json"), str(CACHE)])
+    return fetch.runtime_model(record, CACHE)
+
+
+def numpy_python() -> str:
+    """A Python with numpy: the project's .venv when it has it, else a small one in .cache
+    (``build.py serve`` on a machine whose python3 has no numpy)."""
+    for python in (VENV / "bin" / "python", CACHE / "build-venv" / "bin" / "python"):
+        if python.exists() and subprocess.run([str(python), "-c", "import numpy"],
+                                              capture_output=True).returncode == 0:
+            return str(python)
+    venv = CACHE / "build-venv"
+    log("creating .cache/build-venv with numpy (to build Best's int8 weights)")
+    run([sys.executable, "-m", "venv", str(venv)])
+    python = venv / "bin" / "python"
+    run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "numpy"])
+    return str(python)
+
+
 def build_models(out: Path) -> list[dict]:
     """Each model verified, split into parts, and described in models/index.json."""
     index = []
     for record in load_records():
-        path = fetch.model_file(record, CACHE)
-        data = fetch.served_model(path.read_bytes(), record)
+        data = served_model(record).read_bytes()
         folder = out / record["id"]
         folder.mkdir(parents=True)
         parts = []
