@@ -103,6 +103,20 @@ def complete(output, refine_edges: bool, progress=None) -> dict:
 
 
 @_guarded
+def refinish(refine_edges: bool, progress=None) -> dict:
+    """Make the last cutout again with edge refinement on or off, from the model output it
+    was made from (no model run); answers as :func:`complete` does."""
+    cutout = pipeline.refinish(_cutout(), refine_edges=bool(refine_edges),
+                               progress=_progress(progress))
+    _state["cutout"] = cutout
+    return {
+        "width": int(cutout.alpha.shape[1]),
+        "height": int(cutout.alpha.shape[0]),
+        "timings": cutout.timings,
+    }
+
+
+@_guarded
 def preview(options_json: str, max_side: int, background_photo=None, known_before: str = "",
             with_before: bool = True) -> dict:
     """Render the last cutout as :func:`render` would, at screen resolution (RGBA pixels).
@@ -146,7 +160,8 @@ def _cutout():
 def _before_key(size, width: int, height: int, options, key_prefix: str = "") -> str:
     """What a ``before`` depends on: equal keys, equal pixels."""
     return key_prefix + repr((size, width, height, options.crop, options.margin, options.preset,
-                              options.canvas, options.fill, options.max_size, options.strokes))
+                              options.canvas, options.fill, options.max_size, options.strokes,
+                              options.edges))
 
 
 def _shown(shown: pipeline.Preview, size, options, known_before: str, t0: float,
