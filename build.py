@@ -47,7 +47,7 @@ PYODIDE_WHEEL_FALLBACK = {
 #: Pyodide's python_stdlib.zip is not copied: py/stdlib.zip is that file with bytecode added
 #: (see build_bytecode).
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm"]
-#: Where web/worker.js unpacks py/offcut.zip in Pyodide's file system; the bytecode for it is
+#: Where web/python-host.js unpacks py/offcut.zip in Pyodide's file system; the bytecode for it is
 #: made for that path (tests/test_bytecode.py checks the two agree).
 OFFCUT_PY_DIR = "/home/pyodide/offcut-py"
 #: Two builds of onnxruntime-web (web/ort-host.js loads one per provider): ort.wasm.min.mjs with
@@ -242,7 +242,7 @@ import { pathToFileURL } from 'node:url';
 const [pyodideDir, stdlib, offcutZip, offcutDir, outStdlib, outBytecode] = process.argv.slice(-6);
 const { loadPyodide } = await import(pathToFileURL(pyodideDir + '/pyodide.mjs').href);
 const pyodide = await loadPyodide({ indexURL: pyodideDir + '/', stdLibURL: stdlib });
-// The wheels unpacked as web/worker.js unpacks them (not loadPackage()d).
+// The wheels unpacked as web/python-host.js unpacks them (not loadPackage()d).
 const lock = JSON.parse(readFileSync(pyodideDir + '/pyodide-lock.json', 'utf8'));
 const site = pyodide.runPython("import site; site.getsitepackages()[0]");
 for (const name of ['numpy', 'pillow']) {

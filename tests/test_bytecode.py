@@ -1,5 +1,5 @@
 """The bytecode build.py ships for Pyodide (py/stdlib.zip, py/bytecode.zip): Pyodide is booted
-in Node from dist/ the way web/worker.js boots it, and every module offcut's start imports must
+in Node from dist/ the way web/python-host.js boots it, and every module offcut's start imports must
 come from bytecode that Python accepts, not from its source."""
 
 import json
@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="needs Node (the build does too)"),
 ]
 
-#: Boots as web/worker.js does; prints the report of CHECK_PY.
+#: Boots as web/python-host.js does; prints the report of CHECK_PY.
 BOOT_JS = r"""
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -77,7 +77,7 @@ def report():
 
 
 def test_the_worker_unpacks_offcut_where_its_bytecode_was_made_for():
-    worker = (ROOT / "web" / "worker.js").read_text()
+    worker = (ROOT / "web" / "python-host.js").read_text()
     assert re.search(r"const OFFCUT_PY_DIR = '([^']+)'", worker).group(1) == build.OFFCUT_PY_DIR
 
 
