@@ -22,7 +22,7 @@ export class OffcutError extends Error {
 // cancelling one of these while it runs replaces the worker; anything else is skipped by the
 // worker itself (a queued request, a download it can abort, a short preview render).
 const RESTART_ON_CANCEL = new Set(['process', 'render']);
-// ...unless the worker said it is only waiting for a model download (worker.js waitForModel):
+// ...unless the worker said it is only waiting for a model download (model-host.js waitForModel):
 // then it handles the cancel itself, and the download goes on.
 const WAITING_STAGES = new Set(['model-wait', 'model-download', 'model-verify']);
 // A failed WebGPU backend is not tried again by a restarted worker.

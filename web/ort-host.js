@@ -1,4 +1,4 @@
-// onnxruntime-web in a worker of its own, started by worker.js. Creating a session is mostly
+// onnxruntime-web in a worker of its own, started by model-host.js. Creating a session is mostly
 // synchronous work on the calling thread (the wasm runtime, its threads, graph optimisation);
 // here it runs beside Pyodide's start instead of taking turns with it on worker.js's thread.
 //
@@ -49,7 +49,7 @@ async function whyNot(reply) {
 }
 
 /** import() of an onnxruntime bundle. A failed import says only that it failed: the service
- *  worker's answer for the same file says why (worker.js passes it on with its fallback). */
+ *  worker's answer for the same file says why (model-host.js passes it on with its fallback). */
 async function importBundle(url) {
   try {
     return await import(url);

@@ -187,7 +187,7 @@ async function fetchToKeep(cache, path) {
   return { body, headers: first.headers };
 }
 
-/** Whether this device has a hardware WebGPU adapter, the one kind worker.js uses unasked (a
+/** Whether this device has a hardware WebGPU adapter, the one kind model-host.js uses unasked (a
  *  software one, SwiftShader, runs the models ~100x slower than WASM). Chromium offers WebGPU
  *  to service workers since version 124; elsewhere this says no and the files wait for use. */
 async function hardwareGpu() {
