@@ -40,11 +40,13 @@ BYTES_PER_PIXEL = 20
 DEFAULT_PIXELS = 12_000_000
 #: Beyond one photo per stage and one waiting, more in flight only holds more memory.
 MAX_IN_FLIGHT = 4
-#: The niceness of the load and finish threads. The model's run is the batch's critical
-#: path and onnxruntime splits each operator across every core: a decode or an encode taking
-#: one of those cores for its whole time slice stalls the other model threads at the next
-#: join. Lower priority lets the model's threads take a core back at once and leaves the
-#: helpers the idle moments between and inside its operators (docs/python.md, measured).
+#: The niceness of the finish threads. The model's run is the batch's critical path and
+#: onnxruntime splits each operator across every core: a matte or an encode holding one of
+#: those cores for its time slice stalls the other model threads at the next join. Nicer,
+#: the finish threads give a core back to the model at once and use the moments the model
+#: leaves it idle (IS-Net on 2 threads used the second core ~60 %). The load threads stay
+#: at the model's priority: the model waits for their output, and a machine busy with other
+#: work would starve them (see docs/python.md).
 HELPER_NICE = 10
 
 
@@ -188,7 +190,7 @@ class Pipeline(Generic[Item]):
     cost: Callable[[Any], int] = lambda item: DEFAULT_PIXELS * BYTES_PER_PIXEL
     load_workers: int = 1
     finish_workers: int = 1
-    #: Niceness added to the load and finish threads (0: as the model's; None:
+    #: Niceness added to the finish threads (0: as the model's; None:
     #: :data:`HELPER_NICE` as it is when the pipeline starts).
     helper_nice: int | None = None
     stopper: Stopper = field(default_factory=Stopper)
@@ -197,8 +199,7 @@ class Pipeline(Generic[Item]):
 
     def __enter__(self) -> Pipeline[Item]:
         helper = _lower_priority(HELPER_NICE if self.helper_nice is None else self.helper_nice)
-        self._load = ThreadPoolExecutor(self.load_workers, thread_name_prefix="offcut-load",
-                                        initializer=helper)
+        self._load = ThreadPoolExecutor(self.load_workers, thread_name_prefix="offcut-load")
         self._model = ThreadPoolExecutor(1, thread_name_prefix="offcut-model")
         self._finish = ThreadPoolExecutor(self.finish_workers, thread_name_prefix="offcut-finish",
                                           initializer=helper)

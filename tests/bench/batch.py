@@ -78,8 +78,9 @@ def one_by_one(remover: api.Remover, paths: list[Path], out: Path) -> tuple[floa
     return (time.perf_counter() - t0) / len(paths), stages
 
 
-def pipelined(remover: api.Remover, folder: Path, out: Path) -> float:
+def pipelined(remover: api.Remover, folder: Path, out: Path, nice: int) -> float:
     """The CLI's batch with this process's session (no session creation in the time)."""
+    batch.HELPER_NICE = nice
     original = cli.load_model
     cli.load_model = lambda args, record: remover
     try:
@@ -116,11 +117,13 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="12mp")
     parser.add_argument("--count", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op")
+    parser.add_argument("--threads", default="default",
+                        help="onnxruntime intra-op threads; several, comma-separated, are "
+                             "measured side by side (e.g. default,1); the first is the bar")
     parser.add_argument("--memory", action="store_true")
-    parser.add_argument("--nice", type=int, default=None,
+    parser.add_argument("--nice", default=str(batch.HELPER_NICE),
                         help=f"niceness of the batch's helper threads (default "
-                             f"{batch.HELPER_NICE})")
+                             f"{batch.HELPER_NICE}); several, comma-separated, side by side")
     parser.add_argument("--spin", action="store_true", help="let onnxruntime's threads spin")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="offcut-bench-") as temp:
@@ -128,37 +131,54 @@ def main() -> None:
         folder.mkdir()
         out.mkdir()
         paths = make_photos(folder, SIZES[args.size], args.count)
-        if args.nice is not None:
-            batch.HELPER_NICE = args.nice
-        remover = api.Remover(args.model, threads=args.threads)
-        if args.spin:
-            t0 = time.perf_counter()
-            from offcut import fetch
+        nices = [int(n) for n in args.nice.split(",")]
+        counts = [None if t == "default" else int(t) for t in args.threads.split(",")]
+        removers = {}
+        for threads in counts:
+            if args.spin:
+                from offcut import fetch
 
-            remover = api.Remover(args.model, runner=api.make_runner(
-                fetch.runtime_model(remover.record.raw, api.cache_dir()), remover.record,
-                args.threads, spinning=True))
-            remover.load_seconds = time.perf_counter() - t0
-        print(f"{args.model}, {len(paths)} photos of {args.size}, threads "
-              f"{args.threads or 'default'}, spinning {args.spin}, helpers' nice "
-              f"{batch.HELPER_NICE}; session created in {remover.load_seconds:.2f} s")
+                record = api.load_records()[args.model]
+                t0 = time.perf_counter()
+                remover = api.Remover(args.model, runner=api.make_runner(
+                    fetch.runtime_model(record.raw, api.cache_dir()), record, threads,
+                    spinning=True))
+                remover.load_seconds = time.perf_counter() - t0
+            else:
+                remover = api.Remover(args.model, threads=threads)
+            removers[threads or "default"] = remover
+        first = next(iter(removers.values()))
+        print(f"{args.model}, {len(paths)} photos of {args.size}, spinning {args.spin}, "
+              f"helpers' nice {args.nice}; sessions created in "
+              + ", ".join(f"{r.load_seconds:.2f} s" for r in removers.values()))
         if args.memory:
-            memory(remover, paths[0])
+            memory(first, paths[0])
             return
-        remover.infer(remover.start(paths[0]))  # warm-up: the first run allocates arenas
-        best = {"model": float("inf"), "one by one": float("inf"), "batch": float("inf")}
+        for remover in removers.values():
+            remover.infer(remover.start(paths[0]))  # warm-up: the first run allocates arenas
+        best: dict[str, float] = {}
         stages: dict = {}
         for _ in range(args.rounds):
-            best["model"] = min(best["model"], model_alone(remover, paths))
-            seconds, measured = one_by_one(remover, paths, out)
-            if seconds < best["one by one"]:
-                best["one by one"], stages = seconds, measured
-            best["batch"] = min(best["batch"], pipelined(remover, folder, out))
+            for threads, remover in removers.items():
+                rows = {f"model, {threads} threads": lambda r=remover: model_alone(r, paths),
+                        f"one by one, {threads}": None}
+                for nice in nices:
+                    rows[f"batch, {threads}, nice {nice}"] = \
+                        lambda r=remover, n=nice: pipelined(r, folder, out, n)
+                for name, measure in rows.items():
+                    if measure is None:
+                        seconds, measured = one_by_one(remover, paths, out)
+                        if remover is first and seconds < best.get(name, float("inf")):
+                            stages = measured
+                    else:
+                        seconds = measure()
+                    best[name] = min(best.get(name, float("inf")), seconds)
         print("one by one, per photo: " + ", ".join(f"{name} {seconds:.2f} s"
                                                    for name, seconds in stages.items()))
+        bar = next(iter(best.values()))
         for name, seconds in best.items():
-            print(f"{name:11} {seconds:6.2f} s per photo   {seconds / best['model']:.2f}x model")
-        same = all((out / pipeline.output_name(path.name)).read_bytes() == _render(remover, path)
+            print(f"{name:24} {seconds:6.2f} s per photo   {seconds / bar:.2f}x the first model")
+        same = all((out / pipeline.output_name(path.name)).read_bytes() == _render(first, path)
                    for path in paths[:1])
         print(f"batch file == one-by-one render: {same}")
 
