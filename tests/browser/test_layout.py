@@ -102,12 +102,19 @@ STEP_JS = f"""
   }} else if (stuck) {{
     top = Math.max(0, workspace.getBoundingClientRect().bottom);
   }}
+  // The action bar stuck to the bottom of a phone's screen is on top of what scrolls under
+  // it; its own controls are checked wherever it is.
+  const bar = document.getElementById('download-box');
+  const barStuck = !scroller && bar && !bar.hidden && getComputedStyle(bar).position === 'sticky'
+    && bar.getBoundingClientRect().bottom >= innerHeight - 1;
+  if (barStuck) bottom = Math.min(bottom, bar.getBoundingClientRect().top);
   const seen = [], failures = [];
   for (const control of ({CONTROLS_JS})(root)) {{
     if (!scroller && stuck && workspace.contains(control)) continue;
     const box = control.getBoundingClientRect();
     const x = box.left + box.width / 2, y = box.top + box.height / 2;
-    if (y < top || y >= bottom || x < left || x >= right) continue;
+    const inBar = barStuck && bar.contains(control);
+    if (!inBar && (y < top || y >= bottom || x < left || x >= right)) continue;
     const hit = document.elementFromPoint(x, y);
     // No hit at all: the point is outside what Chromium hit-tests at this instant (seen in a
     // mobile viewport mid-wheel-scroll), which is not a cover. Each control must still be

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,23 @@ def test_first_view_leads_with_the_cutout(browser, base_url, photo_png):
         right_inset = float(clip.split()[1].rstrip("px"))
         width = Image.open(photo_png).size[0]
         assert right_inset >= width - 1, clip
+        # The tag names only what shows: no "Original" while none of it is on screen.
+        assert page.locator(".viewer-tag-before").is_hidden()
+        assert page.locator(".viewer-tag-after").is_visible()
+        # Zoomed in, the divider stays with the image's edge: still no strip of the original.
+        for _ in range(3):
+            page.click("#zoom-in")
+        clip = page.evaluate("getComputedStyle(document.getElementById('layer-before')).clipPath")
+        assert float(clip.split()[1].rstrip("px")) >= width - 1, clip
+        assert page.locator(".viewer-tag-before").is_hidden()
+        # Moved to the far end (keyboard), the original shows, and so does its tag.
+        page.focus("#compare-divider")
+        page.keyboard.press("End")
+        assert page.locator(".viewer-tag-before").is_visible()
+        assert page.locator(".viewer-tag-after").is_hidden()
+        clip = page.evaluate("getComputedStyle(document.getElementById('layer-before')).clipPath")
+        insets = [float(v) for v in re.findall(r"[-\d.]+", clip)]
+        assert (insets[1] if len(insets) > 1 else insets[0]) <= 1, clip
     finally:
         context.close()
 

@@ -32,7 +32,10 @@ export class CompareViewer {
     this.scale = 1;
     this.x = 0;
     this.y = 0;
-    this.split = 0; // divider position, fraction of the viewport width (0: all cutout)
+    // Divider position as a fraction of the image's width (0: all cutout). In image space, so
+    // zooming and panning move it with the picture: kept in the viewport, a zoom slid the
+    // image's left edge past it and showed a strip of the uncut original.
+    this.split = 0;
     this.onBrushing = () => {}; // the app re-renders the view for the brush's frame
     this.fitted = true; // keep fitting on resize until the user zooms
     this.pointers = new Map();
@@ -65,7 +68,7 @@ export class CompareViewer {
     if (!originalUrl) this.viewport.classList.add('no-original');
     if (!(keepView && sameSize)) this.fit();
     else this.#apply();
-    if (leadWithCutout) this.setSplit(this.x / (this.viewport.clientWidth || 1));
+    if (leadWithCutout) this.setSplit(0);
   }
 
   /** Brush mode: the cutout fills the view (no compare split), a crosshair cursor. */
@@ -169,10 +172,16 @@ export class CompareViewer {
     // Checker squares keep a constant on-screen size instead of growing with the zoom.
     canvas.style.setProperty('--checker-size', `${(CHECKER_PX * 2) / scale}px`);
 
-    const splitX = this.split * vw;
-    const imageX = clamp((splitX - this.x) / scale, 0, this.width);
+    const imageX = this.split * this.width;
+    const splitX = this.x + imageX * scale;
     this.before.style.clipPath = `inset(0 ${this.width - imageX}px 0 0)`;
-    this.divider.style.left = `${splitX}px`;
+    // Off-screen with its side of the image, the divider waits at the viewport's edge.
+    this.divider.style.left = `${clamp(splitX, 0, vw)}px`;
+    // A tag only over a side that shows (a few pixels of it do not count).
+    const shownLeft = Math.max(this.x, 0);
+    const shownRight = Math.min(this.x + this.width * scale, vw);
+    this.viewport.classList.toggle('shows-original', clamp(splitX, shownLeft, shownRight) - shownLeft > 8);
+    this.viewport.classList.toggle('shows-cutout', shownRight - clamp(splitX, shownLeft, shownRight) > 8);
     const percent = Math.round(this.split * 100);
     this.divider.setAttribute('aria-valuenow', String(percent));
     this.divider.setAttribute('aria-valuetext', `${percent}% original, ${100 - percent}% cutout`);
@@ -233,7 +242,7 @@ export class CompareViewer {
         const moves = event.getCoalescedEvents?.() || [];
         for (const move of moves.length ? moves : [event]) this.brush.extend(this.toImage(move.clientX, move.clientY));
       } else if (this.mode === 'divider') {
-        this.setSplit((now.x - rect.left) / rect.width);
+        this.setSplit((now.x - rect.left - this.x) / (this.width * this.scale || 1));
       } else if (this.mode === 'pan') {
         this.panBy(now.x - last.x, now.y - last.y);
       } else if (this.mode === 'pinch') {
