@@ -14,7 +14,7 @@ import { registerServiceWorker } from './ui/service-worker.js';
 import { TouchUp } from './ui/touchup.js';
 import { CompareViewer } from './ui/viewer.js';
 import { startEngine, switchModel } from './engine.js';
-import { acceptFile, cancelByUser, failed, PER_IMAGE_WARNINGS, rerun, runBatchItem, startBatch } from './jobs.js';
+import { acceptFile, cancelByUser, failed, PER_IMAGE_WARNINGS, refineChanged, runBatchItem, startBatch } from './jobs.js';
 import { $, announce, exportOptions, idleState, setState, state, ui } from './page.js';
 import { canShareFiles, download, share, showDownloadLabel, showSaved } from './save.js';
 import { schedulePreview } from './view.js';
@@ -24,7 +24,7 @@ let presetChanges = null;
 
 const options = new Options({
   onModelChange: (modelId) => switchModel(modelId),
-  onRefineChange: () => rerun(),
+  onRefineChange: (refine) => refineChanged(refine),
   onLookChange: () => showLook(),
   onNotice: () => announce('JPEG cannot be transparent, so the background is now white.'),
 });

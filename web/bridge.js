@@ -21,7 +21,7 @@ export class OffcutError extends Error {
 // model, a full-size encode). Python and the model cannot be interrupted mid-step, so
 // cancelling one of these while it runs replaces the worker; anything else is skipped by the
 // worker itself (a queued request, a download it can abort, a short preview render).
-const RESTART_ON_CANCEL = new Set(['process', 'render']);
+const RESTART_ON_CANCEL = new Set(['process', 'render', 'refinish']);
 // ...unless the worker said it is only waiting for a model download (model-host.js waitForModel):
 // then it handles the cancel itself, and the download goes on.
 const WAITING_STAGES = new Set(['model-wait', 'model-download', 'model-verify']);
@@ -318,6 +318,12 @@ export class OffcutWorker {
    *  points}]. Resolves {bytes: ArrayBuffer, mime, format}. */
   render(options, onProgress) {
     return this.#call('render', options, onProgress);
+  }
+
+  /** Make the last cutout again with edge refinement on or off, from the model output the
+   *  worker keeps: no model run. Resolves {width, height, timings}. */
+  refinish(refineEdges, onProgress) {
+    return this.#call('refinish', { refineEdges }, onProgress);
   }
 
   terminate() {

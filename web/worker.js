@@ -182,6 +182,12 @@ async function quickLook(id, target, view, progress) {
   return true;
 }
 
+/** Edge refinement switched on the cutout Python holds, from its kept model output. */
+function refinish(payload, progress) {
+  const done = callPython('refinish', payload.refineEdges !== false, progress);
+  return { result: { width: done.width, height: done.height, timings: done.timings } };
+}
+
 async function handle(id, type, payload) {
   const progress = (stage, done, total) => post({ id, type: 'progress', stage, done, total });
   // Only a photo being worked on holds session creation back; one queued behind another
@@ -200,6 +206,7 @@ async function handle(id, type, payload) {
       if (type === 'set-model') outcome = { result: await models.load(id, payload.modelId, progress) };
       else if (type === 'process') outcome = await process(id, payload, progress);
       else if (type === 'render') outcome = render(payload, progress);
+      else if (type === 'refinish') outcome = refinish(payload, progress);
       else if (type === 'preview') outcome = { result: await preview(payload) };
       else if (type === 'before') outcome = { result: await before(payload) };
       else throw new WorkerError('internal', `unknown request ${type}`);

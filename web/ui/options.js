@@ -60,6 +60,11 @@ export class Options {
       autoSize: document.getElementById('auto-size'),
       dataSaver: document.getElementById('data-saver'),
       refine: document.getElementById('refine-edges'),
+      solid: document.getElementById('edge-solid'),
+      shift: document.getElementById('edge-shift'),
+      shiftValue: document.getElementById('edge-shift-value'),
+      feather: document.getElementById('edge-feather'),
+      featherValue: document.getElementById('edge-feather-value'),
       backgrounds: [...document.querySelectorAll('input[name="background"]')],
       transparent: document.getElementById('bg-transparent'),
       white: document.getElementById('bg-white'),
@@ -147,6 +152,12 @@ export class Options {
 
   get refineEdges() {
     return this.el.refine.checked;
+  }
+
+  /** Set the box without announcing a change (a cancelled switch puts back what is shown). */
+  showRefine(refine) {
+    this.el.refine.checked = refine;
+    this.#save();
   }
 
   get backgroundChoice() {
@@ -251,9 +262,18 @@ export class Options {
   }
 
   /** The options object for OffcutWorker.render() (background, format and quality). */
+  /** Edge shift (px, + outward), feather (px) and a solid inside, applied to the finished
+   *  cutout in the worker (no model run), or null when none is asked for. */
+  get edges() {
+    const edges = { shift: Number(this.el.shift.value), feather: Number(this.el.feather.value), solid: this.el.solid.checked };
+    return edges.shift || edges.feather || edges.solid ? edges : null;
+  }
+
   get renderOptions() {
     const options = { background: this.background, format: this.format, quality: Number(this.el.quality.value) };
     if (options.background === 'photo') options.backgroundPhoto = this.photo.bytes;
+    const edges = this.edges;
+    if (edges) options.edges = edges;
     return options;
   }
 
@@ -394,6 +414,14 @@ export class Options {
       this.#changed();
     });
 
+    // Edge controls change the view at once: the worker applies them to the finished cutout.
+    el.solid.addEventListener('change', () => this.handlers.onLookChange());
+    for (const [range, output] of [[el.shift, el.shiftValue], [el.feather, el.featherValue]]) {
+      range.addEventListener('input', () => {
+        output.textContent = `${Number(range.value) > 0 && range === el.shift ? '+' : ''}${range.value} px`;
+        this.handlers.onLookChange();
+      });
+    }
     el.quality.addEventListener('input', () => {
       el.qualityValue.textContent = el.quality.value;
       this.#save();

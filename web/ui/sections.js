@@ -20,7 +20,13 @@ export function summaries() {
   let canvas = PRESETS[preset] || (crop ? 'Cropped' : 'Whole photo');
   if (PRESETS[preset] && crop) canvas += ', cropped';
   return {
-    cutout: [model, $('refine-edges').checked ? 'refined edges' : ''].filter(Boolean).join(', '),
+    cutout: [
+      model,
+      $('refine-edges').checked ? 'refined edges' : '',
+      $('edge-solid').checked ? 'solid' : '',
+      Number($('edge-shift').value) ? `edge ${Number($('edge-shift').value) > 0 ? '+' : ''}${$('edge-shift').value} px` : '',
+      Number($('edge-feather').value) ? `feather ${$('edge-feather').value} px` : '',
+    ].filter(Boolean).join(', '),
     background: BACKGROUNDS[checkedValue('background')] || '',
     shadow: $('shadow').checked ? 'On' : 'Off',
     crop: canvas,
