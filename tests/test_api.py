@@ -81,6 +81,16 @@ def test_options_are_the_clis_flags(tmp_path, small, remover, options, flags):
     assert remover.remove(small, **options) == cli_file(tmp_path, small, *flags)
 
 
+def test_edges_are_the_browsers_edge_options(small, remover):
+    plain = remover.remove(small)
+    shifted = remover.remove(small, edges={"shift": -3, "feather": 1.5})
+    expected, _ = pipeline.render(remover.cutout(small), pipeline.ExportOptions.from_dict(
+        {"edges": {"shift": -3, "feather": 1.5}}))
+    assert shifted == expected and shifted != plain
+    with pytest.raises(OffcutError, match="edges="):
+        remover.remove(small, edges={"grow": 2})
+
+
 def test_pil_in_gives_the_files_pixels(small, remover):
     image = Image.open(io.BytesIO(small))
     result = remover.remove(image)

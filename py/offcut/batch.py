@@ -12,7 +12,7 @@ photos, and at most ``budget`` bytes of their estimated working memory, are admi
 yet consumed: memory stays bounded whatever the batch's length.
 
 Why threads and not processes: onnxruntime, Pillow's codecs and numpy's large-array loops
-all release the GIL, and a second process would hold a second copy of the model (88 MB for
+all release the GIL, and a second process would hold a second copy of the model (46 MB for
 IS-Net, plus its arena) and pickle 12 MP arrays between stages.
 """
 
