@@ -110,3 +110,37 @@ def test_refinish_switches_refinement_without_the_model(records, model_runner, p
     assert np.array_equal(again.alpha, refined.alpha)
     assert not np.array_equal(plain.alpha, refined.alpha)
     assert pipeline.refinish(again, refine_edges=True) is again
+
+
+def test_the_cli_applies_the_edge_flags_like_the_page(tmp_path, photo, records, model_runner):
+    from offcut import cli
+
+    name, data = photo
+    (tmp_path / name).write_bytes(data)
+    out = tmp_path / "out"
+    argv = [str(tmp_path / name), "-o", str(out), "--model", "u2netp", "-q"]
+    assert cli.main([*argv, "--solid", "--edge-shift", "-3", "--feather", "1.5"]) == 0
+    (written,) = out.iterdir()
+    alpha = np.asarray(Image.open(written))[..., 3]
+    options = pipeline.ExportOptions.from_dict(
+        {"edges": {"shift": -3, "feather": 1.5, "solid": True}})
+    cutout = pipeline.cutout(data, records["u2netp"], model_runner("u2netp"))
+    assert np.array_equal(alpha, apply_edges(cutout.alpha, options.edges))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--edge-shift", "99"], ["--feather", "-2"], ["--shadow-offset", "abc"],
+    ["--preset", "custom", "--canvas", "100000x1"], ["--preset", "custom", "--canvas", "800x4"],
+])
+def test_bad_edge_canvas_and_shadow_flags_are_usage_errors(tmp_path, photo, argv):
+    from offcut import cli
+
+    name, data = photo
+    (tmp_path / name).write_bytes(data)
+    try:
+        status = cli.main([str(tmp_path / name), "-o", str(tmp_path / "out"), "--model",
+                           "u2netp", *argv])
+    except SystemExit as exit_:  # argparse's own usage error
+        status = exit_.code
+    assert status == 2
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

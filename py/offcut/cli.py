@@ -173,11 +173,12 @@ def export_options(args) -> tuple[pipeline.ExportOptions, bytes | None]:
     """CLI flags -> the same ExportOptions the browser sends, plus a background photo."""
     background, photo = background_choice(args.bg)
     shadow = None
+    # Checked with or without --shadow: a bad value given on its own is still a mistake.
+    try:
+        dx, dy = (float(v) / 100 for v in args.shadow_offset.split(","))
+    except ValueError as exc:
+        raise InvalidOption(f"--shadow-offset wants X,Y, got {args.shadow_offset!r}") from exc
     if args.shadow is not None:
-        try:
-            dx, dy = (float(v) / 100 for v in args.shadow_offset.split(","))
-        except ValueError as exc:
-            raise InvalidOption(f"--shadow-offset wants X,Y, got {args.shadow_offset!r}") from exc
         shadow = {"opacity": args.shadow / 100, "blur": args.shadow_blur / 100, "offset": [dx, dy]}
     layout.parse_margin(args.margin)  # fail early, before any model work
     options = pipeline.ExportOptions.from_dict({
@@ -185,6 +186,7 @@ def export_options(args) -> tuple[pipeline.ExportOptions, bytes | None]:
         "shadow": shadow, "crop": args.crop, "margin": args.margin, "preset": args.preset,
         "canvas": args.canvas, "fill": args.fill / 100, "max_size": args.max_size,
         "mask": args.mask,
+        "edges": {"shift": args.edge_shift, "feather": args.feather, "solid": args.solid},
     })
     if args.preset == "custom" and not args.canvas:
         raise InvalidOption("--preset custom needs --canvas WxH")
@@ -209,15 +211,21 @@ def _number(kind, low, high=None, *, low_open=False):
     return parse
 
 
+#: The longest side a custom canvas may have (a 100000x1 "canvas" is a typo, not a design).
+MAX_CANVAS_SIDE = 20000
+
+
 def _canvas(text: str) -> tuple[int, int]:
-    """``"1200x800"`` -> (1200, 800); both sides >= 1, at most the source pixel limit."""
+    """``"1200x800"`` -> (1200, 800); each side from the smallest image side to
+    :data:`MAX_CANVAS_SIDE`, at most the source pixel limit in all."""
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"wants WIDTHxHEIGHT such as 1200x800, got {text!r}") \
             from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"width and height must be at least 1 px, got {text}")
+    if min(width, height) < decode.MIN_SIDE or max(width, height) > MAX_CANVAS_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"each side must be {decode.MIN_SIDE} to {MAX_CANVAS_SIDE} px, got {text}")
     if width * height > decode.MAX_PIXELS:
         raise argparse.ArgumentTypeError(
             f"{text} is {width * height / 1e6:.0f} MP; at most {decode.MAX_PIXELS / 1e6:.0f} MP")
@@ -239,9 +247,16 @@ def build_parser(records: dict) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace outputs that already exist (default: keep them, skip)")
     parser.add_argument("--model", choices=sorted(records), default=api.DEFAULT_MODEL,
-                        help="isnet-medium (Best, 88 MB, the default) or u2netp (Fast, 4.6 MB)")
+                        help="isnet-medium (Best, 46 MB, the default) or u2netp (Fast, 4.6 MB)")
     parser.add_argument("--no-refine", action="store_true",
                         help="plain bilinear edges instead of edge-aware refinement")
+    parser.add_argument("--solid", action="store_true",
+                        help="make the inside of the subject fully opaque (a see-through plush "
+                             "toy or glass); the soft edge stays")
+    parser.add_argument("--edge-shift", type=_number(int, -50, 50), default=0, metavar="PX",
+                        help="move the edge out (+) or in (-) by PX pixels; in trims a halo")
+    parser.add_argument("--feather", type=_number(float, 0, 50), default=0.0, metavar="PX",
+                        help="soften the edge with a blur of PX pixels")
     parser.add_argument("--bg", default=None, metavar="BG",
                         help="background: a colour (#rrggbb, 'white'; sRGB), 'blur' (the "
                              "original, blurred) or a photo's path; default transparent")
