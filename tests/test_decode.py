@@ -10,6 +10,7 @@ from offcut.errors import (
     EmptyFile,
     ImageTooLarge,
     ImageTooSmall,
+    NotAnImage,
     UnsupportedFormat,
 )
 
@@ -124,9 +125,11 @@ def test_empty_file():
     assert info.value.code == "empty-file"
 
 
-def test_garbage_is_corrupt():
-    with pytest.raises(CorruptImage):
+def test_garbage_is_not_an_image_and_a_broken_header_is_corrupt():
+    with pytest.raises(NotAnImage):
         decode(b"this is not an image at all")
+    with pytest.raises(CorruptImage):  # it starts as a PNG: a damaged one
+        decode(b"\x89PNG\r\n\x1a\n" + b"this is not an image at all")
 
 
 def test_truncated_jpeg_is_corrupt():

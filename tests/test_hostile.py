@@ -160,6 +160,10 @@ CASES = [
     ("html-as.png", lambda image: b"<!doctype html><html><body>not a picture</body></html>",
      "not-an-image"),
     ("zip-as.png", lambda image: b"PK\x03\x04" + bytes(200), "not-an-image"),
+    ("comment-first.svg", lambda image: b"<!-- Generator: a drawing program -->\n"
+     b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"/>', "unsupported-format"),
+    ("big-icc-profile.png", lambda image: save(image, "PNG", icc_profile=bytes(2_000_000)),
+     CUTOUT),
     ("animated.gif", lambda image: animation(image, "GIF"), CUTOUT),
     ("animated.webp", lambda image: animation(image, "WEBP"), CUTOUT),
     ("animated-apng.png", lambda image: animation(image, "PNG"), CUTOUT),

@@ -185,7 +185,7 @@ export function describeWarning(warning) {
     case 'storage-unavailable':
       return { text: 'This browser does not let Offcut save the model (private browsing can do this), so it will download again next time.' };
     case 'cache-corrupt':
-      return { text: 'The saved copy of the model was damaged, so a fresh copy is being downloaded.' };
+      return { text: 'The saved copy of the model was damaged, so Offcut downloaded a fresh one.' };
     case 'animated':
     case 'animated-first-frame': {
       const frames = Number(details.frames) || 0;

@@ -110,13 +110,15 @@ export async function loadModel(entry, { progress, signal, warn }) {
       progress('model-verify', 1, 1);
       if (ok) return { bytes: new Uint8Array(cached.bytes), cached: true };
       damaged = true;
-      warn('cache-corrupt', `cached ${entry.id} failed verification; downloading it again`);
       await withStore(db, 'readwrite', (s) => s.delete(entry.id)).catch(() => {});
     }
   }
   let bytes;
   try {
     bytes = await download(entry, progress, signal);
+    // Said once the fresh copy is here: offline, the error alone tells what happened (a
+    // notice that a copy "is being downloaded" beside it contradicted it, and outlived it).
+    if (damaged) warn('cache-corrupt', `cached ${entry.id} failed verification; downloaded it again`);
   } catch (error) {
     // Offline with a damaged copy: say that, not "the first download needs a connection".
     if (damaged && error instanceof StoreError && error.code === 'download-failed') {

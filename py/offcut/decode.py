@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from offcut import colour
 from offcut.errors import (
@@ -48,6 +48,11 @@ _MAGIC = [
     (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"),
 ]
 
+
+#: Pillow refuses a PNG whose compressed chunks (text, and the iCCP colour profile) inflate
+#: past 1 MB; camera and printer profiles can be bigger, and browsers read such files. The
+#: pixel limits (MAX_PIXELS) still guard the image itself; a chunk may take this much.
+PngImagePlugin.MAX_TEXT_CHUNK = max(PngImagePlugin.MAX_TEXT_CHUNK, 32 * 1024 * 1024)
 
 #: How the image files Pillow reads begin (offset, bytes): a file that starts like none of
 #: these, nor like a format in _MAGIC, is not an image at all rather than a damaged one.
@@ -110,7 +115,17 @@ def sniff_format(data: bytes) -> str | None:
     for offset, magic, name in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return name
-    return None
+    return "SVG" if _svg_text(data[:4096]) else None
+
+
+def _svg_text(text: bytes) -> bool:
+    """Whether ``text`` opens as an SVG after a byte-order mark, blank space and comments (an
+    editor's "<!-- Generator: ... -->" line comes first in many)."""
+    rest = text.lstrip(b"\xef\xbb\xbf \t\r\n")
+    while rest.startswith(b"<!--") and b"-->" in rest:
+        rest = rest[rest.index(b"-->") + 3 :].lstrip(b" \t\r\n")
+    lowered = rest[:16].lower()
+    return lowered.startswith((b"<svg", b"<?xml", b"<!doctype svg"))
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:

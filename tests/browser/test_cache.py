@@ -70,8 +70,10 @@ def test_corrupt_cached_model_is_discarded_and_fetched_again(visit):
     with visit() as (page, _):
         # Flip one byte of the cached model, as a disk error or a half-written entry would.
         page.evaluate(CORRUPT_CACHED_MODEL)
-    with visit() as (_, recorder):
+    with visit() as (page, recorder):
         assert model_part_requests(recorder), "a corrupt cache entry must be downloaded again"
+        notice = page.locator('#warnings li[data-code="cache-corrupt"]')
+        assert "downloaded a fresh" in notice.inner_text()  # said once it is true
     with visit() as (_, recorder):  # the fresh copy replaced the bad one
         assert model_part_requests(recorder) == []
 

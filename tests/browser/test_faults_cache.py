@@ -153,3 +153,11 @@ def test_offline_malformed_model_record_is_named(playwright_instance, first_visi
     with open_app(playwright_instance, profile, site.url, state="error") as (page, _):
         text = page.inner_text("#error-text")
         assert "copy of the model" in text and "offline" in text, text
+        # No notice beside it that a fresh copy is on its way: none can be, offline.
+        notice = page.locator('#warnings li[data-code="cache-corrupt"]')
+        assert notice.count() == 0
+        site.start()
+        page.click("#retry")
+        wait_for_state(page, "ready")
+        # Healed by the retry's download: nothing left that says otherwise.
+        assert notice.count() == 0 and page.locator("#error").is_hidden()
