@@ -52,21 +52,22 @@ def wait_for_view_after(page, before: int) -> None:
         " && document.body.dataset.state === 'done'", arg=before, timeout=60_000)
 
 
-def test_refine_edges_switches_without_the_model_and_gives_the_same_file(page, photos):
-    small, _ = photos
-    page.set_input_files("#file-input", str(small))
+def cut_out(page, photo) -> tuple[np.ndarray, int]:
+    """Pick ``photo``; once done, (its downloaded alpha, the view's serial)."""
+    page.set_input_files("#file-input", str(photo))
     wait_for_state(page, "done")
-    refined = alpha_of_download(page)
-    shown = serial(page)
+    return alpha_of_download(page), serial(page)
+
+
+def test_refine_edges_switches_without_the_model_and_gives_the_same_file(page, photos):
+    refined, shown = cut_out(page, photos[0])
     page.uncheck("#refine-edges")
     wait_for_view_after(page, shown)
     assert "without running the model again" in page.locator("#status-text").inner_text()
     plain = alpha_of_download(page)
     assert not np.array_equal(plain, refined)
     # The same file as the photo run afresh with refinement off.
-    page.set_input_files("#file-input", str(small))
-    wait_for_state(page, "done")
-    assert np.array_equal(alpha_of_download(page), plain)
+    assert np.array_equal(cut_out(page, photos[0])[0], plain)
 
 
 def test_a_cancelled_switch_puts_the_box_back(page, photos):
@@ -81,11 +82,7 @@ def test_a_cancelled_switch_puts_the_box_back(page, photos):
 
 
 def test_edge_controls_change_the_view_and_the_file_at_once(page, photos):
-    small, _ = photos
-    page.set_input_files("#file-input", str(small))
-    wait_for_state(page, "done")
-    plain = alpha_of_download(page)
-    shown = serial(page)
+    plain, shown = cut_out(page, photos[0])
     page.eval_on_selector("#edge-shift", "el => { el.value = '-4';"
                           " el.dispatchEvent(new Event('input', {bubbles: true})); }")
     wait_for_view_after(page, shown)
