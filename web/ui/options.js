@@ -4,36 +4,15 @@
 // and tells the app only what changed, in terms of the bridge's options.
 
 import { megabytes } from '../messages.js';
+import { normaliseHex, RecentColours } from './colours.js';
+import { EdgeControls } from './edge-controls.js';
 
 const STORAGE_KEY = 'offcut.options';
-const SWATCH_KEY = 'offcut.recent-colours';
-const MAX_SWATCHES = 6;
 export const MODEL_IDS = ['u2netp', 'isnet-medium'];
 /** The default choice: the best model the device can have now (see autoModelId). */
 export const AUTO = 'auto';
 const AUTO_BEST = 'isnet-medium';
 const AUTO_SAVING = 'u2netp';
-const HEX = /^#?([0-9a-f]{6}|[0-9a-f]{3})$/i;
-
-function normaliseHex(text) {
-  const match = HEX.exec(String(text).trim());
-  if (!match) return null;
-  let digits = match[1].toLowerCase();
-  if (digits.length === 3) digits = [...digits].map((d) => d + d).join('');
-  return `#${digits}`;
-}
-
-export { normaliseHex };
-
-function loadSwatches() {
-  try {
-    const list = JSON.parse(localStorage.getItem(SWATCH_KEY));
-    return Array.isArray(list) ? list.map(normaliseHex).filter(Boolean).slice(0, MAX_SWATCHES) : [];
-  } catch {
-    return [];
-  }
-}
-
 function load() {
   try {
     return JSON.parse(localStorage.getItem(STORAGE_KEY)) || {};
@@ -60,11 +39,6 @@ export class Options {
       autoSize: document.getElementById('auto-size'),
       dataSaver: document.getElementById('data-saver'),
       refine: document.getElementById('refine-edges'),
-      solid: document.getElementById('edge-solid'),
-      shift: document.getElementById('edge-shift'),
-      shiftValue: document.getElementById('edge-shift-value'),
-      feather: document.getElementById('edge-feather'),
-      featherValue: document.getElementById('edge-feather-value'),
       backgrounds: [...document.querySelectorAll('input[name="background"]')],
       transparent: document.getElementById('bg-transparent'),
       white: document.getElementById('bg-white'),
@@ -90,7 +64,8 @@ export class Options {
     /** The background photo: {name, bytes (ArrayBuffer), url} once chosen. Not remembered. */
     this.photo = null;
     this.#restore();
-    this.#showSwatches();
+    this.recent = new RecentColours(this.el.swatches, (colour) => this.#useColour(colour));
+    this.edgeControls = new EdgeControls(() => this.handlers.onLookChange());
     this.#listen();
     this.#applyFormatRules({ announce: false });
     this.#showBackgroundExtras();
@@ -205,30 +180,7 @@ export class Options {
   rememberColour() {
     if (this.backgroundChoice !== 'colour') return;
     const colour = normaliseHex(this.el.colour.value);
-    if (!colour) return;
-    const list = [colour, ...loadSwatches().filter((item) => item !== colour)].slice(0, MAX_SWATCHES);
-    try {
-      localStorage.setItem(SWATCH_KEY, JSON.stringify(list));
-    } catch {
-      // Not remembering a swatch is harmless.
-    }
-    this.#showSwatches(list);
-  }
-
-  #showSwatches(list = loadSwatches()) {
-    const buttons = list.map((colour) => {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'swatch';
-      button.dataset.colour = colour;
-      button.title = colour;
-      button.setAttribute('aria-label', `Use ${colour}`);
-      button.style.backgroundColor = colour;
-      button.addEventListener('click', () => this.#useColour(colour));
-      return button;
-    });
-    this.el.swatches.replaceChildren(...buttons);
-    this.el.swatches.hidden = !buttons.length;
+    if (colour) this.recent.remember(colour);
   }
 
   #useColour(colour) {
@@ -262,17 +214,10 @@ export class Options {
   }
 
   /** The options object for OffcutWorker.render() (background, format and quality). */
-  /** Edge shift (px, + outward), feather (px) and a solid inside, applied to the finished
-   *  cutout in the worker (no model run), or null when none is asked for. */
-  get edges() {
-    const edges = { shift: Number(this.el.shift.value), feather: Number(this.el.feather.value), solid: this.el.solid.checked };
-    return edges.shift || edges.feather || edges.solid ? edges : null;
-  }
-
   get renderOptions() {
     const options = { background: this.background, format: this.format, quality: Number(this.el.quality.value) };
     if (options.background === 'photo') options.backgroundPhoto = this.photo.bytes;
-    const edges = this.edges;
+    const edges = this.edgeControls.edges;
     if (edges) options.edges = edges;
     return options;
   }
@@ -414,14 +359,6 @@ export class Options {
       this.#changed();
     });
 
-    // Edge controls change the view at once: the worker applies them to the finished cutout.
-    el.solid.addEventListener('change', () => this.handlers.onLookChange());
-    for (const [range, output] of [[el.shift, el.shiftValue], [el.feather, el.featherValue]]) {
-      range.addEventListener('input', () => {
-        output.textContent = `${Number(range.value) > 0 && range === el.shift ? '+' : ''}${range.value} px`;
-        this.handlers.onLookChange();
-      });
-    }
     el.quality.addEventListener('input', () => {
       el.qualityValue.textContent = el.quality.value;
       this.#save();
