@@ -411,11 +411,16 @@ def write_precache(out: Path) -> str:
     hashes = {name: sha256_hex((out / name).read_bytes()) for name in shell}
     build_id = build_id_of(hashes)
     lazy = lazy_files(shell)
-    (out / "precache.json").write_text(json.dumps(
-        {"build": build_id, "files": shell, "sha256": hashes, "lazy": lazy}, indent=1))
     sw = out / "sw.js"
     if sw.exists():
         sw.write_text(service_worker(sw.read_text(), build_id, hashes, lazy))
+    # What a first visit moves for the app itself (the page shows it where the model is
+    # chosen): every file the service worker keeps at install, and the worker itself.
+    app_bytes = sum((out / name).stat().st_size for name in shell if name not in lazy)
+    app_bytes += sw.stat().st_size if sw.exists() else 0
+    (out / "precache.json").write_text(json.dumps(
+        {"build": build_id, "files": shell, "sha256": hashes, "lazy": lazy,
+         "app_bytes": app_bytes}, indent=1))
     return build_id
 
 

@@ -5,6 +5,7 @@
 
 import { Batch } from './ui/batch.js';
 import { defaultFileName, Finishing } from './ui/finishing.js';
+import { showFirstVisitSize } from './ui/first-visit.js';
 import { setUpInput } from './ui/input.js';
 import { Notices } from './ui/notices.js';
 import { Options } from './ui/options.js';
@@ -157,6 +158,7 @@ function setUpControls() {
 setUpControls();
 document.body.dataset.mode = 'single';
 showLook();
+showFirstVisitSize($('first-visit-note'));
 ui.isolation = registerServiceWorker({
   // A reload for cross-origin isolation loses nothing only while nothing is loaded: no model
   // download running (it would start over), no photo picked, shown or being worked on.

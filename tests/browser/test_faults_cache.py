@@ -161,3 +161,19 @@ def test_offline_malformed_model_record_is_named(playwright_instance, first_visi
         wait_for_state(page, "ready")
         # Healed by the retry's download: nothing left that says otherwise.
         assert notice.count() == 0 and page.locator("#error").is_hidden()
+
+
+@pytest.mark.parametrize("path", ["app.js", "ui/options.js"])
+def test_offline_damaged_app_module_says_so_instead_of_loading_forever(
+        playwright_instance, first_visit, site, path):
+    """No code of the app can run to report it: the page's small boot check does."""
+    profile = first_visit(lambda page: page.evaluate(DAMAGE_CACHED_FILE, [path, "truncate"]))
+    site.stop()
+    with open_app(playwright_instance, profile, site.url, state="error") as (page, _):
+        text = page.inner_text("#error-text")
+        assert "damaged" in text and "connection" in text, text
+        assert page.is_visible("#retry")
+        site.start()
+        page.click("#retry")  # a reload: the service worker fetches a good copy now
+        wait_for_state(page, "ready")
+        assert page.evaluate(CACHED_FILE_SHA256, path) == dist_sha256(path)

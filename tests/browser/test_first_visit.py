@@ -82,3 +82,27 @@ def test_an_untouched_page_reloads_once_after_its_download_and_says_why(browser,
     parts = model_parts(served)
     assert parts and len(parts) == len(set(parts)), parts  # the reload fetched no part again
     context.close()
+
+
+def test_a_first_visit_says_what_it_downloads_and_a_return_visit_does_not(browser, base_url):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        wait_for_state(page, "ready")
+        app_bytes = context.request.get(base_url + "/precache.json").json()["app_bytes"]
+        note = page.locator("#first-visit-note")
+        assert note.is_visible()
+        assert f"{app_bytes / 1e6:.1f} MB" in note.inner_text()
+        # app_bytes is what the service worker keeps at install, and sw.js: no WebGPU-only
+        # file on a device without a GPU.
+        precache = context.request.get(base_url + "/precache.json").json()
+        kept = sum(len(context.request.get(f"{base_url}/{name}").body())
+                   for name in precache["files"] if name not in precache["lazy"])
+        assert app_bytes - kept == len(context.request.get(base_url + "/sw.js").body())
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+        page.reload()
+        wait_for_state(page, "ready")
+        assert note.is_hidden()  # everything comes from this device now
+    finally:
+        context.close()
