@@ -159,6 +159,10 @@ setUpControls();
 document.body.dataset.mode = 'single';
 showLook();
 showFirstVisitSize($('first-visit-note'));
+// The model cards' sizes before the engine has started (a first visit decides on them).
+fetch('./models/index.json').then((response) => response.json())
+  .then((index) => { if (!state.ready) options.showRecords(index); })
+  .catch(() => {}); // the engine's start fills them in too
 ui.isolation = registerServiceWorker({
   // A reload for cross-origin isolation loses nothing only while nothing is loaded: no model
   // download running (it would start over), no photo picked, shown or being worked on.

@@ -92,6 +92,12 @@ def test_a_first_visit_says_what_it_downloads_and_a_return_visit_does_not(browse
         wait_for_state(page, "ready")
         app_bytes = context.request.get(base_url + "/precache.json").json()["app_bytes"]
         note = page.locator("#first-visit-note")
+        # The model cards say what each model costs before the engine has started.
+        index = context.request.get(base_url + "/models/index.json").json()
+        best = sum(part["bytes"] for part in next(
+            e for e in index if e["id"] == "isnet-medium")["parts"])
+        page.wait_for_function("() => document.getElementById('auto-size').textContent !== ''")
+        assert page.locator("#auto-size").inner_text() == f"{best / 1e6:.1f} MB download"
         assert note.is_visible()
         assert f"{app_bytes / 1e6:.1f} MB" in note.inner_text()
         # app_bytes is what the service worker keeps at install, and sw.js: no WebGPU-only

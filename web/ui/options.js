@@ -114,7 +114,9 @@ export class Options {
       const size = document.querySelector(`[data-size-for="${record.id}"]`);
       const title = document.querySelector(`[data-title-for="${record.id}"]`);
       const licence = document.querySelector(`[data-licence-for="${record.id}"]`);
-      const bytes = record.downloadBytes || record.bytes;
+      // The worker's records carry downloadBytes; models/index.json's entries their parts.
+      const parts = record.parts?.reduce((sum, part) => sum + part.bytes, 0);
+      const bytes = record.downloadBytes || parts || record.bytes;
       if (size && bytes) size.textContent = `${megabytes(bytes)} download`;
       if (bytes) this.sizes.set(record.id, bytes);
       if (title && record.title) title.textContent = record.title;
