@@ -1,21 +1,29 @@
 """offcut against its browser peer, @imgly/background-removal, in one Chromium.
 
     python tests/bench/peer.py [--sizes 1080p,12mp] [--runs 5] [--photo PATH] [--json]
-                               [--skip-startup] [--skip-native] [--memory-24mp]
+                               [--skip-startup] [--skip-native] [--memory 24mp]
+                               [--peers 1.4.5,1.7.0] [--memory-contenders LABELS]
 
 What it does, on this machine (numbers for the closing notes; it asserts nothing):
 
-* installs ``@imgly/background-removal@1.4.5`` (the build that ships the same IS-Net "medium"
-  model offcut uses) and esbuild from npm into ``.cache/bench/`` and bundles it into one ES
-  module. This is for benchmarking only: nothing of it goes into ``dist/``;
-* serves ``dist/`` and the peer page on two origins (the peer must not fall under offcut's
-  service worker, which adds offcut's CSP), both cross-origin isolated (COOP/COEP), so both
-  run WASM with 2 threads;
-* opens offcut "Best", offcut "Fast" and imgly in three tabs, does one cold run in each, then
-  ``--runs`` warm runs interleaved (A B C A B C...). offcut's time is the page's own: from
-  handing the photo to the file input until the result is on screen (``done``); imgly's is
-  ``removeBackground(blob)`` to its PNG blob. Medians, the offcut/imgly ratios and offcut's
-  stage breakdown (the page's run details) are printed;
+* installs each ``--peers`` version of ``@imgly/background-removal`` and esbuild from npm into
+  ``.cache/bench/imgly-VERSION/`` and bundles it into one ES module. This is for benchmarking
+  only: nothing of it goes into ``dist/``. 1.4.5 ships the same IS-Net "medium" model offcut
+  uses (``/models/medium`` in ``@imgly/background-removal-data@1.4.5``, the package build.py
+  pins) and runs onnxruntime-web 1.17. 1.7.0 (what users install now) runs onnxruntime-web
+  1.21.0 and reads the same model under ``/models/isnet_fp16`` with ``{name, offsets}``
+  chunks, and the runtime under ``/onnxruntime-web/ort-wasm-simd-threaded.{wasm,mjs}``: its
+  ``resources.json`` is written here, pointing at the 1.4.5 package's chunks (hash and size
+  checked) and at onnxruntime-web 1.21.0's own files from npm;
+* serves ``dist/`` and each peer's page on their own origins (a peer must not fall under
+  offcut's service worker, which adds offcut's CSP), all cross-origin isolated (COOP/COEP), so
+  all run WASM with 2 threads;
+* opens offcut "Best" (what "Auto" runs unless data saver is on), offcut "Fast" and each peer
+  in their own tabs, does one cold run in each, then ``--runs`` warm runs interleaved
+  (A B C D A B C D...). offcut's time is the page's own: from handing the photo to the file
+  input until the result is on screen (``done``); imgly's is ``removeBackground(blob)`` to its
+  PNG blob. Medians, the offcut/imgly ratios against each peer and offcut's stage breakdown
+  (the page's run details) are printed;
 * samples the proportional set size (PSS) of all the browser's processes every 100 ms and
   prints each contender's peak (in separate browsers, so the numbers do not add up);
 * start-up: offcut first visit and ``--repeat-visits`` repeat visits (same profile, with
@@ -49,9 +57,14 @@ from PIL import Image  # noqa: E402
 
 import build  # noqa: E402
 
-PEER_VERSION = "1.4.5"
+PEER_VERSION = "1.4.5"  # the data package's version: its chunks serve every peer
+PEERS = ("1.4.5", "1.7.0")
+# onnxruntime-web the peer asks for as a peer dependency; its runtime files are served from
+# the peer's own resources.json (None: the data package holds them).
+PEER_ORT = {"1.4.5": None, "1.7.0": "1.21.0"}
 ESBUILD_VERSION = "0.24.2"
 BENCH = ROOT / ".cache" / "bench" / f"imgly-{PEER_VERSION}"
+CHUNK = 4 * 2**20
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
         "--no-first-run", "--disable-renderer-backgrounding",
         "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows"]
@@ -76,34 +89,96 @@ window.peerReady = true;
 # ------------------------------------------------------------------------------- the peer
 
 
-def ensure_peer() -> Path:
-    """The peer's site folder (bundle, data chunks, page), made once under ``.cache/bench``."""
-    site = BENCH / "site"
-    if (site / "imgly.mjs").exists() and (site / "data" / "resources.json").exists():
-        return site
-    BENCH.mkdir(parents=True, exist_ok=True)
-    (BENCH / "package.json").write_text('{"private": true}\n')
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts",
-                    f"@imgly/background-removal@{PEER_VERSION}", f"esbuild@{ESBUILD_VERSION}"],
-                   cwd=BENCH, check=True)
-    # esbuild's platform binary comes from an optional dependency; --ignore-scripts is fine.
-    (BENCH / "entry.mjs").write_text(
-        "export { removeBackground } from '@imgly/background-removal';\n")
-    site.mkdir(exist_ok=True)
-    subprocess.run([str(BENCH / "node_modules" / ".bin" / "esbuild"), "entry.mjs", "--bundle",
-                    "--format=esm", "--platform=browser", "--log-level=warning",
-                    f"--outfile={site / 'imgly.mjs'}"], cwd=BENCH, check=True)
+def peer_label(version: str) -> str:
+    return f"imgly {version}"
+
+
+def data_package() -> Path:
+    """The 1.4.5 data package's files (content-named chunks, resources.json), unpacked once."""
+    folder = ROOT / ".cache" / "bench" / f"imgly-data-{PEER_VERSION}"
+    if (folder / "resources.json").exists():
+        return folder
     archive = ROOT / ".cache" / "downloads" / f"imgly-background-removal-data-{PEER_VERSION}.tgz"
     if not archive.exists():
         build.build()  # fetches (and verifies) the pinned data package offcut uses too
-    data = site / "data"
-    data.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
             if member.isfile() and member.name.startswith("package/dist/"):
-                (data / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+                (folder / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+    return folder
+
+
+def ensure_peer(version: str = PEER_VERSION) -> Path:
+    """The site folder of peer ``version`` (bundle, data, page), made once under
+    ``.cache/bench/imgly-VERSION``."""
+    bench = ROOT / ".cache" / "bench" / f"imgly-{version}"
+    site = bench / "site"
+    if (site / "imgly.mjs").exists() and (site / "data" / "resources.json").exists():
+        return site
+    bench.mkdir(parents=True, exist_ok=True)
+    (bench / "package.json").write_text('{"private": true}\n')
+    packages = [f"@imgly/background-removal@{version}", f"esbuild@{ESBUILD_VERSION}"]
+    if PEER_ORT[version]:
+        packages.append(f"onnxruntime-web@{PEER_ORT[version]}")
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", *packages],
+                   cwd=bench, check=True)
+    # esbuild's platform binary comes from an optional dependency; --ignore-scripts is fine.
+    (bench / "entry.mjs").write_text(
+        "export { removeBackground } from '@imgly/background-removal';\n")
+    site.mkdir(exist_ok=True)
+    subprocess.run([str(bench / "node_modules" / ".bin" / "esbuild"), "entry.mjs", "--bundle",
+                    "--format=esm", "--platform=browser", "--log-level=warning",
+                    f"--outfile={site / 'imgly.mjs'}"], cwd=bench, check=True)
+    data = site / "data"
+    data.mkdir(exist_ok=True)
+    package = data_package()
+    if PEER_ORT[version] is None:
+        for path in package.iterdir():
+            (data / path.name).write_bytes(path.read_bytes())
+    else:
+        write_resources(data, package, bench / "node_modules" / "onnxruntime-web" / "dist")
     (site / "index.html").write_text(PEER_PAGE)
     return site
+
+
+def write_resources(data: Path, package: Path, ort_dist: Path) -> None:
+    """A resources.json in the 1.7 layout ({name, offsets} chunks) in ``data``: the models
+    are the 1.4.5 data package's chunks under their new keys (each chunk's SHA-256 and size
+    checked), the runtime is onnxruntime-web's own files, cut into chunks named by hash."""
+    import hashlib
+
+    old = json.loads((package / "resources.json").read_text())
+    resources = {}
+    for key, old_key in (("/models/isnet_fp16", "/models/medium"),
+                         ("/models/isnet_quint8", "/models/small")):
+        entry, chunks, end = old[old_key], [], 0
+        for chunk in entry["chunks"]:
+            body = (package / chunk["hash"]).read_bytes()
+            start, stop = chunk["offsets"]
+            if (start != end or stop - start != len(body)
+                    or hashlib.sha256(body).hexdigest() != chunk["hash"]):
+                raise RuntimeError(f"{old_key}: chunk {chunk['hash']} does not match")
+            (data / chunk["hash"]).write_bytes(body)
+            chunks.append({"name": chunk["hash"], "offsets": [start, stop]})
+            end = stop
+        if end != entry["size"]:
+            raise RuntimeError(f"{old_key}: chunks cover {end} of {entry['size']} bytes")
+        resources[key] = {"chunks": chunks, "size": entry["size"], "mime": entry["mime"]}
+    for name, mime in (("ort-wasm-simd-threaded.wasm", "application/wasm"),
+                       ("ort-wasm-simd-threaded.mjs", "text/javascript"),
+                       ("ort-wasm-simd-threaded.jsep.wasm", "application/wasm"),
+                       ("ort-wasm-simd-threaded.jsep.mjs", "text/javascript")):
+        body = (ort_dist / name).read_bytes()
+        chunks = []
+        for start in range(0, len(body), CHUNK):
+            part = body[start:start + CHUNK]
+            digest = hashlib.sha256(part).hexdigest()
+            (data / digest).write_bytes(part)
+            chunks.append({"name": digest, "offsets": [start, start + len(part)]})
+        resources[f"/onnxruntime-web/{name}"] = {"chunks": chunks, "size": len(body),
+                                                 "mime": mime}
+    (data / "resources.json").write_text(json.dumps(resources, indent=1) + "\n")
 
 
 class IsolatedHandler(http.server.SimpleHTTPRequestHandler):
@@ -267,13 +342,18 @@ class PeerTab:
         return self.page.evaluate("url => peerRun(url)", f"{self.base}/photos/{photo.name}")
 
 
-CONTENDERS = ("offcut Best", "offcut Fast", "imgly")
+OFFCUT = ("offcut Best", "offcut Fast")
+
+
+def contenders(peers: list[str]) -> tuple[str, ...]:
+    return OFFCUT + tuple(peer_label(version) for version in peers)
 
 
 def open_tab(context, bases: dict, label: str):
-    """A tab of one contender, loaded and ready for a photo."""
-    if label == "imgly":
-        return PeerTab(context, bases["peer"])
+    """A tab of one contender, loaded and ready for a photo (``bases``: label -> origin for
+    the peers, "offcut" -> offcut's)."""
+    if label.startswith("imgly"):
+        return PeerTab(context, bases[label])
     return OffcutTab(context, bases["offcut"],
                      "isnet-medium" if label == "offcut Best" else "u2netp")
 
@@ -303,11 +383,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def side_by_side(playwright, bases: dict, photo: Path, runs: int) -> dict:
+def side_by_side(playwright, bases: dict, photo: Path, runs: int,
+                 labels: tuple[str, ...]) -> dict:
     """Cold run then ``runs`` interleaved warm runs of each contender in one browser."""
     _, context = fresh_browser(playwright, "offcut-peer-")
     try:
-        tabs = {label: open_tab(context, bases, label) for label in CONTENDERS}
+        tabs = {label: open_tab(context, bases, label) for label in labels}
 
         def once(label: str) -> dict:
             tabs[label].page.bring_to_front()
@@ -421,7 +502,7 @@ def summarise(size: str, results: dict) -> dict:
         warm = [run["seconds"] for run in result["warm"]]
         entry = {"cold_s": result["cold"]["seconds"], "warm_median_s": median(warm),
                  "warm_s": warm}
-        if label != "imgly":
+        if label in OFFCUT:
             entry["first_cutout_median_s"] = median([run["first_cutout"]
                                                      for run in result["warm"]])
             keys = {key for run in result["warm"] for key in run["stages"]}
@@ -429,18 +510,30 @@ def summarise(size: str, results: dict) -> dict:
                                                      for run in result["warm"]])
                                         for key in sorted(keys)}
         summary[label] = entry
-    peer = summary["imgly"]["warm_median_s"]
-    for label in ("offcut Best", "offcut Fast"):
-        summary[label]["ratio_to_imgly"] = summary[label]["warm_median_s"] / peer
-    print(f"\n## {size}: warm medians of {len(results['imgly']['warm'])} interleaved runs")
-    print("| contender | cold (s) | warm median (s) | / imgly | first cutout on screen (s) |")
-    print("|---|---|---|---|---|")
+    peers = [label for label in summary if label not in OFFCUT]
+    for label in OFFCUT:
+        summary[label]["ratio_to"] = {peer: summary[label]["warm_median_s"]
+                                      / summary[peer]["warm_median_s"] for peer in peers}
+        summary[label]["first_cutout_ratio_to"] = {
+            peer: summary[label]["first_cutout_median_s"] / summary[peer]["warm_median_s"]
+            for peer in peers}
+        if peers:  # the first peer's, under the key earlier reports used
+            summary[label]["ratio_to_imgly"] = summary[label]["ratio_to"][peers[0]]
+    runs = len(next(iter(results.values()))["warm"])
+    print(f"\n## {size}: warm medians of {runs} interleaved runs")
+    print("| contender | cold (s) | warm median (s) | "
+          + " | ".join(f"/ {peer}" for peer in peers)
+          + " | first cutout on screen (s) | " + " | ".join(f"/ {peer}" for peer in peers) + " |")
+    print("|---" * (3 + 2 * len(peers)) + "|---|")
     for label, entry in summary.items():
-        ratio = entry.get("ratio_to_imgly")
+        ratios = entry.get("ratio_to", {})
         first = entry.get("first_cutout_median_s")
+        first_ratios = entry.get("first_cutout_ratio_to", {})
         print(f"| {label} | {entry['cold_s']:.2f} | {entry['warm_median_s']:.2f} | "
-              f"{'' if ratio is None else f'{ratio:.2f}x'} | "
-              f"{'' if first is None else f'{first:.2f}'} |")
+              + " | ".join(f"{ratios[p]:.2f}x" if p in ratios else "" for p in peers)
+              + f" | {'' if first is None else f'{first:.2f}'} | "
+              + " | ".join(f"{first_ratios[p]:.2f}x" if p in first_ratios else ""
+                           for p in peers) + " |")
     for label in ("offcut Best", "offcut Fast"):
         stages = summary[label]["stages_median_s"]
         print(f"{label} stages: " + " · ".join(f"{k} {v:.2f}" for k, v in stages.items()))
@@ -460,7 +553,17 @@ def main() -> None:
     parser.add_argument("--skip-native", action="store_true")
     parser.add_argument("--memory", default="12mp",
                         help="photo size for the peak-memory runs ('' to skip)")
+    parser.add_argument("--peers", default=",".join(PEERS),
+                        help=f"imgly versions to compare with, from {', '.join(PEERS)}")
+    parser.add_argument("--memory-contenders", default="",
+                        help="comma-separated labels for the memory runs (default: all)")
     args = parser.parse_args()
+    peers = [v for v in args.peers.split(",") if v]
+    unknown = [v for v in peers if v not in PEERS]
+    if unknown:
+        parser.error(f"unknown peer version(s) {', '.join(unknown)}: from {', '.join(PEERS)}")
+    labels = contenders(peers)
+    sizes = [size for size in args.sizes.split(",") if size]
     if not args.photo.exists():
         from skimage import data as samples  # a public-domain sample when ../shared is absent
 
@@ -468,48 +571,63 @@ def main() -> None:
         Image.fromarray(samples.astronaut()).save(args.photo)
     if not (build.DIST / "index.html").exists():
         build.build()
-    site = ensure_peer()
-    photos = site / "photos"
-    photos.mkdir(exist_ok=True)
-    report: dict = {"machine": f"{os.cpu_count()} cores", "sizes": {}}
+    sites = {peer_label(version): ensure_peer(version) for version in peers}
+    # Every photo goes to each peer's photos/ folder (PeerTab fetches it from its own origin).
+    photos = Path(tempfile.mkdtemp(prefix="offcut-peer-photos-"))
+    report: dict = {"machine": f"{os.cpu_count()} cores", "load_average": os.getloadavg(),
+                    "peers": peers, "sizes": {}}
     offcut_server = build.make_server("127.0.0.1", 0)
-    peer_server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(IsolatedHandler, directory=str(site)))
-    bases = {"offcut": serve(offcut_server), "peer": serve(peer_server)}
+    servers = [offcut_server]
+    bases = {"offcut": serve(offcut_server)}
+    for label, site in sites.items():
+        (site / "photos").mkdir(exist_ok=True)
+        servers.append(http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(IsolatedHandler, directory=str(site))))
+        bases[label] = serve(servers[-1])
+
+    def photo_of(size: str) -> Path:
+        photo = make_photo(args.photo, SIZES[size], photos)
+        for site in sites.values():
+            (site / "photos" / photo.name).write_bytes(photo.read_bytes())
+        return photo
+
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         if not args.skip_startup:
-            report["start_up"] = start_up(playwright, bases["offcut"],
-                                          make_photo(args.photo, SIZES["12mp"], photos),
+            report["start_up"] = start_up(playwright, bases["offcut"], photo_of("12mp"),
                                           args.repeat_visits)
             print("\n## offcut start-up, seconds from load")
             for visit, times in report["start_up"].items():
                 print(f"{visit}: " + ", ".join(f"{k} {v:.2f}" for k, v in times.items()))
-        for size in args.sizes.split(","):
-            photo = make_photo(args.photo, SIZES[size], photos)
-            results = side_by_side(playwright, bases, photo, args.runs)
+        for size in sizes:
+            results = side_by_side(playwright, bases, photo_of(size), args.runs, labels)
             report["sizes"][size] = summarise(size, results)
+            print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.memory:
-            photo = make_photo(args.photo, SIZES[args.memory], photos)
+            photo = photo_of(args.memory)
             report["peak_pss_mib"] = {}
             print(f"\n## peak PSS of the browser's processes, {args.memory}, one browser each")
-            for label in CONTENDERS:
+            chosen = [label for label in args.memory_contenders.split(",") if label] or labels
+            for label in chosen:
                 peak = peak_memory(playwright, bases, photo, label) / 2**20
                 report["peak_pss_mib"][label] = peak
                 print(f"{label}: {peak:.0f} MiB")
-    if not args.skip_native:
+    report["load_average_end"] = os.getloadavg()
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if not args.skip_native and sizes:
         report["model_only"] = {}
         print("\n## model only: WASM (offcut's warm stage time) vs native onnxruntime, 2 threads")
-        first = report["sizes"][args.sizes.split(",")[0]]
+        first = report["sizes"][sizes[0]]
         for label, model_id in (("offcut Best", "isnet-medium"), ("offcut Fast", "u2netp")):
             wasm = first[label]["stages_median_s"].get("model", float("nan"))
             native = native_model_seconds(model_id)
             report["model_only"][model_id] = {"wasm_s": wasm, "native_s": native}
             print(f"{model_id}: WASM {wasm:.2f} s, native {native:.2f} s, "
                   f"ratio {wasm / native:.2f}x")
-    offcut_server.shutdown()
-    peer_server.shutdown()
+    for server in servers:
+        server.shutdown()
     if args.json:
         print(json.dumps(report, indent=1))
 
