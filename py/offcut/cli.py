@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from offcut import api, compose, decode, fetch, layout, pipeline
+from PIL import Image
+
+from offcut import api, compose, decode, encode, fetch, layout, pipeline
 from offcut import batch as pipelined
 from offcut.errors import InvalidOption, OffcutError
-from offcut.progress_line import ProgressLine
+from offcut.progress_line import ProgressLine, printable
 from offcut.records import load_records
 
 #: Temporary files are written beside their target and renamed, so a crash, a full disk or
@@ -35,38 +39,149 @@ IMAGE_SUFFIXES = {
 }
 
 
+def shown(path) -> str:
+    """A path as a line shows it: control characters (a newline in a name) escaped."""
+    return printable(str(path))
+
+
 #: Where models are kept (kept here for callers of the CLI module).
 cache_dir = api.cache_dir
 
 
-#: What this CLI names its outputs: ``<stem>-cutout.<ext>``, ``<stem>-cutout-2.<ext>``,
-#: ``<stem>-mask.png``. Such files found inside the output folder are results, not inputs.
-OUTPUT_NAME = re.compile(r".+-(cutout(-\d+)?\.(png|jpg|webp)|mask(-\d+)?\.png)$", re.IGNORECASE)
+#: Suffixes of the files offcut writes: only these are opened to look for its marker.
+MARKED_SUFFIXES = {".png", ".jpg", ".jpeg", ".jfif", ".webp"}
 
 
-def collect_inputs(paths: list[str], out_dir: Path | None = None) -> list[Path]:
-    """Files as given; folders expanded (recursively) to their image files, sorted.
+class NotAFile(OffcutError):
+    """An input named on the command line that is neither an image file nor a folder with
+    image files in it (a folder named ``x.jpg``, a device, an unreadable folder)."""
 
-    Files under ``out_dir`` named like this CLI's outputs are left out, so that a rerun with
-    the outputs beside the inputs does not cut out its own cutouts.
+    code = "not-a-file"
+
+
+def written_by_offcut(path: Path) -> bool:
+    """Whether ``path`` is a file offcut made: its PNG text or EXIF says ``Software: offcut``
+    (:data:`offcut.encode.SOFTWARE`, written by the page and the CLI into every file). Only
+    the header is read; a file that cannot be opened is no output (its load reports it)."""
+    if path.suffix.lower() not in MARKED_SUFFIXES:
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                return encode.software(image) == encode.SOFTWARE
+    except Exception:  # noqa: BLE001 - unreadable or not an image: not one of ours
+        return False
+
+
+@dataclass
+class Inputs:
+    """What the command line's paths hold, in order.
+
+    Attributes
+    ----------
+    entries : list of (path, error or None)
+        The photos to process, and each named path that gave none (an error its line shows).
+    outputs : list of Path
+        Files offcut wrote, found in folders and left out (``--include-outputs`` keeps them).
+    named_outputs : list of Path
+        The same, named on the command line.
+    notes : list of str
+        Folders and links passed over while searching (a loop, an unreadable folder).
     """
-    out_root = out_dir.resolve() if out_dir is not None else None
-    found: list[Path] = []
+
+    entries: list[tuple[Path, OffcutError | None]] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    named_outputs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        return [path for path, problem in self.entries if problem is None]
+
+
+def find_inputs(paths: list[str], include_outputs: bool = False) -> Inputs:
+    """Files as given; folders searched recursively for image files (by suffix), each folder
+    in name order, links followed but no folder searched twice (a link back up is a loop).
+
+    Files offcut wrote (:func:`written_by_offcut`) are left out and counted, unless
+    ``include_outputs``: a rerun with the outputs inside the input folder, or a new ``-o``,
+    does not cut out its own cutouts, whatever their names. A named path that yields no
+    photo gets an entry with its error, so that every path named has a line.
+    """
+    found = Inputs()
+    searched: set[tuple[int, int]] = set()
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                if not candidate.is_file() or candidate.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                if candidate.name.startswith(TEMP_PREFIX):
-                    continue
-                if out_root is not None and OUTPUT_NAME.match(candidate.name) \
-                        and candidate.resolve().is_relative_to(out_root):
-                    continue
-                found.append(candidate)
+            before = len(found.entries), len(found.outputs)
+            why = _search(path, found, searched, include_outputs)
+            if why == ALREADY_SEARCHED:
+                found.notes.append(f"{shown(path)}: {why}")
+            elif why:
+                found.entries.append((path, NotAFile(why)))
+            elif (len(found.entries), len(found.outputs)) == before:
+                found.entries.append((path, NotAFile("a folder with no image files in it")))
+        elif path.exists() and not path.is_file():
+            found.entries.append((path, NotAFile("not a regular file")))
+        elif not include_outputs and written_by_offcut(path):
+            found.named_outputs.append(path)
         else:
-            found.append(path)
+            found.entries.append((path, None))  # missing: its load says so, as [io]
     return found
+
+
+ALREADY_SEARCHED = "a folder already searched (a link loop, or a second way in); skipped"
+
+
+def _search(folder: Path, found: Inputs, searched: set, include_outputs: bool) -> str | None:
+    """Add ``folder``'s photos to ``found``; returns why ``folder`` itself was passed over
+    (:data:`ALREADY_SEARCHED`, or that it cannot be read), or None."""
+    try:
+        status = folder.stat()
+        key = (status.st_dev, status.st_ino)
+        if key in searched:
+            return ALREADY_SEARCHED
+        searched.add(key)
+        with os.scandir(folder) as listing:
+            children = sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        return f"a folder that cannot be read ({exc.strerror or exc})"
+    for child in children:
+        path = folder / child.name
+        try:
+            is_dir = child.is_dir()
+            is_file = not is_dir and child.is_file()
+        except OSError:
+            is_dir = is_file = False
+        if is_dir:
+            why = _search(path, found, searched, include_outputs)
+            if why:
+                found.notes.append(f"{shown(path)}: {why}" if why == ALREADY_SEARCHED
+                                   else f"{shown(path)}: {why}; skipped")
+        elif not is_file or path.suffix.lower() not in IMAGE_SUFFIXES \
+                or child.name.startswith(TEMP_PREFIX):
+            continue
+        elif not include_outputs and written_by_offcut(path):
+            found.outputs.append(path)
+        else:
+            found.entries.append((path, None))
+    return None
+
+
+def collect_inputs(paths: list[str], out_dir: Path | None = None,
+                   include_outputs: bool = False) -> list[Path]:
+    """The photos of :func:`find_inputs`, as paths (``out_dir`` is unused: outputs are known
+    by their marker wherever they are; kept for callers)."""
+    return find_inputs(paths, include_outputs).files
+
+
+def output_name(path: Path, fmt: str = "png", mask: bool = False) -> str:
+    """:func:`offcut.pipeline.output_name` of a source, never a hidden file: leading dots of
+    the name's stem are left out (``.beach.jpg`` -> ``beach-cutout.png``, ``..jpg`` ->
+    ``image-cutout.png``)."""
+    stem = Path(path.name or "image").stem.lstrip(".") or "image"
+    return pipeline.output_name(f"{stem}.source", fmt, mask)
 
 
 #: ``make_runner(model_path, record, threads)``: an onnxruntime session as a function.
@@ -240,12 +355,20 @@ def _help(text: str) -> str:
 def build_parser(records: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="offcut", description="Remove the background of photos, locally.",
-        epilog="Existing outputs are kept (a rerun resumes a batch); --overwrite replaces them.",
+        epilog="Folders are searched recursively (links followed, each folder once). Every "
+               "file offcut writes says 'Software: offcut' inside; such files are not taken "
+               "as photos (a note counts them) unless --include-outputs, whatever their "
+               "names. Existing outputs are kept (a rerun resumes a batch); --overwrite "
+               "replaces them. Outputs are named <name>-cutout.<ext>, never hidden (leading "
+               "dots are left out).",
     )
     parser.add_argument("inputs", nargs="+", help="image files or folders")
     parser.add_argument("-o", "--output", default=".", help="output folder (default: .)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace outputs that already exist (default: keep them, skip)")
+    parser.add_argument("--include-outputs", action="store_true",
+                        help="also take files offcut wrote (marked 'Software: offcut') as "
+                             "photos; by default they are skipped with a note")
     parser.add_argument("--model", choices=sorted(records), default=api.DEFAULT_MODEL,
                         help="isnet-medium (Best, 46 MB, the default) or u2netp (Fast, 4.6 MB)")
     parser.add_argument("--no-refine", action="store_true",
@@ -323,12 +446,65 @@ class Batch:
         return ", ".join(parts) + f" (of {self.total})"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed as itself: the key of its warnings
 class Task:
-    """One input of the batch and the file it becomes."""
+    """One input of the batch and the file it becomes (none for a named path that holds no
+    photo: ``problem`` is its error, raised by its load so that its line comes in order)."""
 
     path: Path
-    target: Path
+    target: Path | None
+    problem: OffcutError | None = None
+
+
+#: The key of work whose warnings nobody reads (a header read only to estimate memory).
+UNHEARD = object()
+
+
+class FileWarnings:
+    """Python warnings raised while a file is worked on (Pillow's "Corrupt EXIF data"...),
+    kept as that file's notes instead of raw text on stderr.
+
+    The stages run on threads: each says whose work it does with :meth:`about` (a
+    thread-local key), and the one process-wide hook files each warning under that key.
+    """
+
+    def __init__(self):
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._kept: dict = {}
+
+    @contextmanager
+    def about(self, key):
+        previous = getattr(self._local, "key", None)
+        self._local.key = key
+        try:
+            yield
+        finally:
+            self._local.key = previous
+
+    def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        key = getattr(self._local, "key", None)
+        if key is UNHEARD:
+            return
+        text = " ".join(str(message).split()) or getattr(category, "__name__", "warning")
+        with self._lock:  # called inside the code that warned: it must not raise
+            kept = self._kept.setdefault(key, [])
+            if text not in kept:
+                kept.append(text)
+
+    def take(self, key) -> list[str]:
+        """The warnings filed under ``key`` (each once), forgotten."""
+        with self._lock:
+            return self._kept.pop(key, [])
+
+    @contextmanager
+    def installed(self):
+        """Every warning of the process goes to :meth:`_show` (each time, not once per
+        place) until the block ends."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = self._show
+            yield self
 
 
 @dataclass
@@ -342,20 +518,28 @@ class Finished:
     timings: dict
 
 
-def _stages(remover: api.Remover, refine: bool, options, background_photo) -> pipelined.Stages:
-    """The three steps of one photo, as the CLI has always run them."""
+def _stages(remover: api.Remover, refine: bool, options, background_photo,
+            heard: FileWarnings) -> pipelined.Stages:
+    """The three steps of one photo, as the CLI has always run them; warnings are filed
+    under the task."""
 
     def load(task: Task):
-        return remover.start(task.path)
+        if task.problem is not None:
+            raise task.problem
+        with heard.about(task):
+            return task, remover.start(task.path)
 
-    def infer(job, stopper):
-        if remover.stoppable:
-            return pipelined.onnx_stop(remover.infer, job, stopper)
-        return remover.infer(job)
+    def infer(loaded, stopper):
+        task, job = loaded
+        with heard.about(task):
+            if remover.stoppable:
+                return pipelined.onnx_stop(remover.infer, job, stopper)
+            return remover.infer(job)
 
-    def finish(task: Task, job, output) -> Finished:
-        result = remover.complete(job, output, refine)
-        encoded, _ = pipeline.render(result, options, background_photo)
+    def finish(task: Task, loaded, output) -> Finished:
+        with heard.about(task):
+            result = remover.complete(loaded[1], output, refine)
+            encoded, _ = pipeline.render(result, options, background_photo)
         return Finished(encoded, result.decoded.info, result.timings)
 
     return pipelined.Stages(load, infer, finish)
@@ -363,18 +547,36 @@ def _stages(remover: api.Remover, refine: bool, options, background_photo) -> pi
 
 def _ok_line(path, target, finished: Finished) -> str:
     size = f"{finished.info['width']}x{finished.info['height']}"
-    return f"ok    {path} -> {target} (source {size}, {finished.timings['file']:.2f}s)"
+    return (f"ok    {shown(path)} -> {shown(target)} (source {size}, "
+            f"{finished.timings['file']:.2f}s)")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _input_notes(found: Inputs) -> list[str]:
+    """The notes on what the search passed over, said before the first photo."""
+    lines = [f"note  {shown(path)}: written by offcut (Software: offcut); skipped, "
+             "--include-outputs takes it as a photo" for path in found.named_outputs]
+    if found.outputs:
+        count = len(found.outputs)
+        lines.append(f"note  skipped {_plural(count, 'file', 'files')} offcut wrote earlier "
+                     f"(e.g. {shown(found.outputs[0])}); --include-outputs takes "
+                     f"{'it' if count == 1 else 'them'} as photos")
+    lines += [f"note  {text}" for text in found.notes]
+    return lines
 
 
 def _report_notes(batch: Batch, bar: ProgressLine, threshold: int = 1500) -> None:
     if batch.skipped:
         count = len(batch.skipped)
         bar.line(f"note  {count} output{'s' if count > 1 else ''} already existed and "
-                 f"{'were' if count > 1 else 'was'} kept (e.g. {batch.skipped[0]}); "
+                 f"{'were' if count > 1 else 'was'} kept (e.g. {shown(batch.skipped[0])}); "
                  "--overwrite replaces them")
     if len(batch.small) == 1:
         path, long_edge = batch.small[0]
-        bar.line(f"note  {path}: the long edge is {long_edge} px (under {threshold}): "
+        bar.line(f"note  {shown(path)}: the long edge is {long_edge} px (under {threshold}): "
                  "edges will look soft when enlarged")
     elif batch.small:
         smallest = min(edge for _, edge in batch.small)
@@ -398,9 +600,17 @@ def _main(argv: list[str] | None) -> int:
     out_dir = Path(args.output)
     try:
         options, background_photo = export_options(args)
-        inputs = collect_inputs(args.inputs, out_dir)
-        if not inputs:
-            print("error: no image files found", file=sys.stderr)
+        found = find_inputs(args.inputs, args.include_outputs)
+        if not found.files:
+            for line in _input_notes(found):
+                print(printable(line), file=sys.stderr)
+            for path, problem in found.entries:
+                print(f"error {shown(path)}: [{problem.code}] {printable(str(problem))}",
+                      file=sys.stderr)
+            skipped = len(found.outputs) + len(found.named_outputs)
+            print("error: no image files found" + (
+                f" ({_plural(skipped, 'file', 'files')} offcut wrote skipped; "
+                "--include-outputs takes them)" if skipped else ""), file=sys.stderr)
             return 2
         prepare_output_folder(out_dir)
         remover = load_model(args, record)
@@ -410,10 +620,16 @@ def _main(argv: list[str] | None) -> int:
     except fetch.FetchError as exc:
         print(f"error: could not get the model: {exc}", file=sys.stderr)
         return 2
-    bar = ProgressLine(len(inputs), args.quiet)
-    batch = Batch(len(inputs))
+    bar = ProgressLine(len(found.entries), args.quiet)
+    batch = Batch(len(found.entries))
+    for line in _input_notes(found):
+        bar.line(line)
     try:
-        _run_batch(inputs, out_dir, args, remover, options, background_photo, bar, batch)
+        with FileWarnings().installed() as heard:
+            _run_batch(found.entries, out_dir, args, remover, options, background_photo, bar,
+                       batch, heard)
+            for text in heard.take(None):  # raised outside any one file's work
+                bar.line(f"note  {text}")
     except KeyboardInterrupt:
         # Anywhere in the loop (a file's work, its "ok" line, the notes): finished files stay.
         bar.line("interrupted; finished files kept, nothing partial left behind")
@@ -427,8 +643,8 @@ def _main(argv: list[str] | None) -> int:
     return 1 if batch.failed else 0
 
 
-def _run_batch(inputs, out_dir, args, remover, options, background_photo, bar: ProgressLine,
-               batch: Batch) -> None:
+def _run_batch(entries, out_dir, args, remover, options, background_photo, bar: ProgressLine,
+               batch: Batch, heard: FileWarnings) -> None:
     """Cut out every input; one file's error is counted and the batch goes on.
 
     The photos' steps overlap (:class:`offcut.batch.Pipeline`), but each file is written and
@@ -440,59 +656,73 @@ def _run_batch(inputs, out_dir, args, remover, options, background_photo, bar: P
     def tasks():
         # Lazily, as photos are admitted: an output that exists is checked just before its
         # photo would start, as in a one-by-one run.
-        for path in inputs:
-            target = unique_path(out_dir, pipeline.output_name(path.name, fmt, options.mask),
-                                 taken)
+        for path, problem in entries:
+            if problem is not None:
+                yield Task(path, None, problem)
+                continue
+            target = unique_path(out_dir, output_name(path, fmt, options.mask), taken)
             if target.exists() and not args.overwrite:
                 batch.skipped.append(target)
                 bar.advance(skipped=True)
                 continue
             yield Task(path, target)
 
-    stages = _stages(remover, not args.no_refine, options, background_photo)
-    with pipelined.Pipeline(stages, cost=lambda task: pipelined.photo_cost(task.path)) as pipe:
+    def cost(task: Task) -> int:
+        if task.problem is not None:
+            return 0
+        with heard.about(UNHEARD):
+            return pipelined.photo_cost(task.path)
+
+    stages = _stages(remover, not args.no_refine, options, background_photo, heard)
+    with pipelined.Pipeline(stages, cost=cost) as pipe:
         for task, future in pipe.run(tasks()):
-            path, target = task.path, task.target
-            bar.working_on(str(path))
+            path = task.path
+            bar.working_on(shown(path))
             try:
-                seconds, finished = future.result()
-                started = time.perf_counter() - seconds  # the time of its stages, then the write
-                write_atomically(target, finished.data)
-                batch.written.add(target)
-            except KeyboardInterrupt:
-                if target not in batch.written:
-                    bar.line(f"interrupted during {path}: nothing written for it")
-                raise
-            except OffcutError as exc:
-                batch.failed += 1
-                bar.advance()
-                bar.line(f"error {path}: [{exc.code}] {exc}")
-                continue
-            except MemoryError:
-                batch.failed += 1
-                bar.advance()
-                bar.line(f"error {path}: [out-of-memory] ran out of memory on this image")
-                continue
-            except OSError as exc:
-                batch.failed += 1
-                bar.advance()
-                bar.line(f"error {path}: [io] {exc.strerror or exc}")
-                continue
-            except Exception as exc:  # noqa: BLE001 - one file's bug must not end the batch
-                batch.failed += 1
-                bar.advance()
-                bar.line(f"error {path}: [internal] {type(exc).__name__}: {exc}")
-                continue
-            finished.timings["file"] = time.perf_counter() - started
-            bar.advance()
-            bar.line(_ok_line(path, target, finished))
-            frames = finished.info.get("frames", 1)
-            if frames > 1:
-                bar.line(f"note  {path}: an animation of {frames} frames; the first frame was "
-                         "used")
-            long_edge = max(finished.info["width"], finished.info["height"])
-            if pipeline.low_resolution_warning(finished.info):
-                batch.small.append((path, long_edge))
+                _run_one(task, future, bar, batch)
+            finally:
+                for text in heard.take(task):
+                    bar.line(f"note  {shown(path)}: {printable(text)}")
+
+
+def _run_one(task: Task, future, bar: ProgressLine, batch: Batch) -> None:
+    """Write one finished photo and print its line (or its error's)."""
+    path, target = task.path, task.target
+    try:
+        seconds, finished = future.result()
+        started = time.perf_counter() - seconds  # the time of its stages, then the write
+        write_atomically(target, finished.data)
+        batch.written.add(target)
+    except KeyboardInterrupt:
+        if target not in batch.written:
+            bar.line(f"interrupted during {shown(path)}: nothing written for it")
+        raise
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not end the batch
+        batch.failed += 1
+        bar.advance()
+        bar.line(f"error {shown(path)}: {_reason(exc)}")
+        return
+    finished.timings["file"] = time.perf_counter() - started
+    bar.advance()
+    bar.line(_ok_line(path, target, finished))
+    frames = finished.info.get("frames", 1)
+    if frames > 1:
+        bar.line(f"note  {shown(path)}: an animation of {frames} frames; the first frame was "
+                 "used")
+    long_edge = max(finished.info["width"], finished.info["height"])
+    if pipeline.low_resolution_warning(finished.info):
+        batch.small.append((path, long_edge))
+
+
+def _reason(exc: Exception) -> str:
+    """``[code] reason`` of a file's error line."""
+    if isinstance(exc, OffcutError):
+        return f"[{exc.code}] {exc}"
+    if isinstance(exc, MemoryError):
+        return "[out-of-memory] ran out of memory on this image"
+    if isinstance(exc, OSError):
+        return f"[io] {exc.strerror or exc}"
+    return f"[internal] {type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,37 @@ from offcut.errors import InvalidOption
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 MIME_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
+#: Written into every file made here, by the page and the CLI alike: a PNG ``tEXt`` chunk
+#: ``Software`` (before the pixels) or the EXIF ``Software`` tag (0x0131) of a JPEG or WebP.
+#: The CLI knows its earlier outputs by it, not by their names (see ``offcut.cli``).
+SOFTWARE = "offcut"
+#: EXIF's Software tag.
+SOFTWARE_TAG = 0x0131
+
+
+def _marker(name: str) -> dict:
+    """The save options that write :data:`SOFTWARE` into a ``name`` file."""
+    if name == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text("Software", SOFTWARE)
+        return {"pnginfo": info}
+    exif = Image.Exif()
+    exif[SOFTWARE_TAG] = SOFTWARE
+    return {"exif": exif.tobytes()}
+
+
+def software(image: Image.Image) -> str | None:
+    """The Software an opened image names (PNG text or EXIF), or None; never raises."""
+    try:
+        value = image.info.get("Software")
+        if not isinstance(value, str):
+            value = image.getexif().get(SOFTWARE_TAG)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block names no software
+        return None
+    return value.strip("\x00 ") if isinstance(value, str) else None
+
 
 def encode(
     pixels: np.ndarray | Image.Image,
@@ -39,6 +70,8 @@ def encode(
     png_compress_level : int
         zlib level. 1 is several times faster than 6 for ~10 % larger files: in the browser the
         encode is on the user's critical path.
+
+    Every file carries :data:`SOFTWARE` (see there).
     """
     name = FORMATS.get(fmt.lower())
     if name is None:
@@ -58,7 +91,7 @@ def encode(
         raise InvalidOption(f"quality must be 1..100, got {quality}")
     image = (pixels if isinstance(pixels, Image.Image)
              else Image.fromarray(pixels, {1: "L", 3: "RGB", 4: "RGBA"}[channels]))
-    options: dict = {}
+    options: dict = _marker(name)
     space = profile_space(icc_profile)
     if icc_profile and space in (None, "GRAY" if channels == 1 else "RGB"):
         options["icc_profile"] = icc_profile

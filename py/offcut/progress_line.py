@@ -8,6 +8,7 @@ summary.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
@@ -27,6 +28,29 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+#: What would break a line or drive the terminal: C0 and C1 controls, DEL, the Unicode line
+#: and paragraph separators, and the lone surrogates that stand for the bytes of a file name
+#: that is not UTF-8.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _NAMED:
+        return _NAMED[char]
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's stand-in for the byte code - 0xDC00
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: control characters escaped as Python writes them (a newline in
+    a file name as ``\\n``, ESC as ``\\x1b``); everything else as it is."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
 class ProgressLine:
     """The batch's progress on stderr.
 
@@ -35,7 +59,7 @@ class ProgressLine:
     total : int
         Photos in the batch (skipped ones included: they count as done at once).
     quiet : bool
-        Only errors and ``always`` lines.
+        Only errors and ``always`` lines. Every line is :func:`printable`: one line each.
     stream : text stream
         Default ``sys.stderr``.
     tty : bool or None
@@ -97,7 +121,7 @@ class ProgressLine:
 
     def working_on(self, name: str) -> None:
         """The photo whose result is awaited next (shown on the terminal's line)."""
-        self.current = name
+        self.current = printable(name)
         self._draw()
 
     def advance(self, skipped: bool = False) -> None:
@@ -118,7 +142,7 @@ class ProgressLine:
         if self.quiet and not always and not text.startswith("error"):
             return
         self._clear()
-        self._print(text)
+        self._print(printable(text))
         self._draw()
 
     def close(self) -> None:
