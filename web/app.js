@@ -4,9 +4,11 @@
 // what to ask for, shows progress, and never loses what the user already has on a failure.
 
 import { Batch } from './ui/batch.js';
+import { setUpConfirm } from './ui/confirm.js';
 import { defaultFileName, Finishing } from './ui/finishing.js';
 import { showFirstVisitSize } from './ui/first-visit.js';
 import { setUpInput } from './ui/input.js';
+import { takeSharedPhoto } from './ui/shared-photo.js';
 import { Notices } from './ui/notices.js';
 import { Options } from './ui/options.js';
 import { ProgressCard } from './ui/progress.js';
@@ -15,9 +17,11 @@ import { registerServiceWorker } from './ui/service-worker.js';
 import { TouchUp } from './ui/touchup.js';
 import { CompareViewer } from './ui/viewer.js';
 import { startEngine, switchModel } from './engine.js';
-import { acceptFile, cancelByUser, failed, PER_IMAGE_WARNINGS, refineChanged, runBatchItem, startBatch } from './jobs.js';
+import {
+  acceptFile, cancelByUser, failed, openBatchItem, PER_IMAGE_WARNINGS, refineChanged, runBatchItem, startBatch,
+} from './jobs.js';
 import { $, announce, exportOptions, idleState, setState, state, ui } from './page.js';
-import { canShareFiles, download, share, showDownloadLabel, showSaved } from './save.js';
+import { backToBatch, canShareFiles, download, share, showDownloadLabel, showSaved } from './save.js';
 import { schedulePreview } from './view.js';
 
 // Options a canvas preset set, to put back when it is left: {format, background}: {was, set}.
@@ -61,6 +65,11 @@ const batch = new Batch({
   },
   onOpen: () => showBatch(true),
   onClose: () => showBatch(false),
+  onOpenItem: (item) => {
+    showReview(item);
+    openBatchItem(item);
+  },
+  onReviewEnd: () => showBatch(true),
   onRunning: (running) => {
     options.setModelsEnabled(!running && state.ready);
     setState(running ? 'processing' : idleState());
@@ -101,6 +110,8 @@ function showLook() {
 function showBatch(open) {
   document.body.dataset.mode = open ? 'batch' : 'single';
   $('batch').hidden = !open;
+  $('review-bar').hidden = true;
+  if (!open) state.review = null; // the batch closed under an item being reviewed
   if (open) {
     $('drop-zone').hidden = true;
     $('pending').hidden = true;
@@ -113,7 +124,21 @@ function showBatch(open) {
   }
 }
 
+/** A batch item in the single-photo view: every option and the brush, and the way back. */
+function showReview(item) {
+  document.body.dataset.mode = 'review';
+  const count = batch.items.length;
+  $('back-to-batch').textContent = `Back to batch (${count} ${count === 1 ? 'photo' : 'photos'})`;
+  $('review-name').textContent = item.file.webkitRelativePath || item.file.name || '';
+  $('review-bar').hidden = false;
+  $('drop-zone').hidden = true;
+  notices.clearError();
+  announce(`Opened ${item.file.name || 'the photo'} from the batch.`);
+}
+
 function setUpControls() {
+  setUpConfirm();
+  $('back-to-batch').addEventListener('click', () => backToBatch());
   $('download').addEventListener('click', download);
   $('share').hidden = !canShareFiles();
   $('share').addEventListener('click', share);
@@ -128,6 +153,7 @@ function setUpControls() {
   // open <select> takes its own Escape first). Not for batches: they have their own Stop.
   document.addEventListener('keydown', (event) => {
     if (event.key !== 'Escape' || event.defaultPrevented || batch.running) return;
+    if ($('confirm').open) return; // the question's Escape is its own answer (Keep)
     if (!state.job || $('cancel').hidden || !$('progress').checkVisibility?.()) return;
     event.preventDefault();
     cancelByUser();
@@ -166,8 +192,10 @@ fetch('./models/index.json').then((response) => response.json())
 ui.isolation = registerServiceWorker({
   // A reload for cross-origin isolation loses nothing only while nothing is loaded: no model
   // download running (it would start over), no photo picked, shown or being worked on.
-  idle: () => !state.booting && !state.job && !state.shown && !state.queued && !batch.running,
+  idle: () => !state.booting && !state.job && !state.shown && !state.queued && !batch.open,
   onReload: () => announce('Reloading once to use every processor core…'),
   onReloaded: () => notices.warn({ code: 'reloaded-for-threads' }),
 });
 startEngine();
+// Shared to Offcut from another app: the photo goes in as if it were picked here.
+takeSharedPhoto().then((file) => { if (file) acceptFile(file); });

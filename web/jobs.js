@@ -5,7 +5,10 @@
 
 import { startEngine, whenReady } from './engine.js';
 import { $, announce, idleState, modelLabel, setState, state, ui } from './page.js';
-import { cancelPreview, dropInterim, previewPayload, schedulePreview, showBeforeLater, showInterim, showPending, showResult } from './view.js';
+import { backToBatch } from './save.js';
+import {
+  cancelPreview, clearShown, dropInterim, previewPayload, schedulePreview, showBeforeLater, showInterim, showPending, showResult,
+} from './view.js';
 
 // Thrown into a job's callers when a newer job replaced it: they must stay quiet.
 export const SUPERSEDED = Symbol('superseded');
@@ -124,7 +127,8 @@ export async function acceptFile(file, { ignored = 0 } = {}) {
     ui.batch.start([file]); // the worker is busy with the batch: this photo joins it
     return;
   }
-  if (ui.batch.open) ui.batch.close();
+  // A new photo ends the batch: asked first while its results are not saved.
+  if (ui.batch.open && !(await ui.batch.close())) return;
   ui.notices.clearError();
   ui.notices.clearWarnings(PER_IMAGE_WARNINGS);
   if (ignored > 0) ui.notices.warn({ code: 'multiple-files', details: { count: ignored + 1, name: file.name } });
@@ -244,17 +248,81 @@ export async function runBatchItem(file, settings, item) {
   state.workerHolds = null; // the single view's cutout is replaced in the worker
   try {
     item.request = state.worker.process(bytes, { name: file.name, refineEdges: settings.refineEdges });
-    await item.request;
+    const done = await item.request;
+    // The worker holds this item's cutout now: opening it next needs no second model run.
+    item.sourceId ??= state.nextSourceId++;
+    Object.assign(item, { width: done.width, height: done.height, modelId: done.modelId });
+    state.workerHolds = batchKey(item, done.modelId, settings.refineEdges);
     item.request = state.worker.render(settings.renderOptions);
     return await item.request;
   } catch (error) {
+    state.workerHolds = null; // a cancelled render replaced the worker
     if (error?.code === 'worker-crashed') state.workerBroken = true; // the next item restarts it
     if (error?.code === 'webgpu-slow') return runBatchItem(file, settings, item); // now on WASM
     throw error;
   }
 }
 
-export function startBatch(files) {
+/** The key (as state.shown's) of a batch item's cutout with this model and refinement. */
+const batchKey = (item, modelId, refine) => `${item.sourceId}|${modelId}|${refine}`;
+
+/** A done batch item in the single-photo view (review), with its touch-up strokes. The
+ *  worker holds one cutout: the item runs through the model again unless it is that one. */
+export async function openBatchItem(item) {
+  cancelJob({ revert: false });
+  clearShown(); // the view starts from this photo, never from the one shown before
+  ui.notices.clearError();
+  setState('processing');
+  const source = {
+    id: item.sourceId,
+    name: item.file.name || 'image',
+    bytes: await item.file.arrayBuffer(),
+    url: URL.createObjectURL(item.file),
+    batchItem: item,
+  };
+  state.review = { item, source };
+  const refine = ui.options.refineEdges;
+  const key = batchKey(item, item.modelId, refine);
+  if (state.workerHolds === key && state.modelId === item.modelId && state.ready && !state.workerBroken) {
+    await showHeld(source, item, key);
+  } else {
+    await process(source);
+  }
+  const shown = state.shown;
+  if (state.review?.source !== source || shown?.source !== source || shown.interim) return;
+  if (item.strokes?.length) {
+    // Its earlier strokes come back, undoable as before (same photo, same size).
+    ui.touchup.done = item.strokes.map((stroke) => ({ ...stroke, points: stroke.points.map((p) => [...p]) }));
+    ui.touchup.undone = [];
+    ui.touchup.setImage({ width: shown.width, height: shown.height }, { keep: true });
+    schedulePreview();
+  }
+}
+
+/** The item's cutout is still in the worker: only its view is rendered. */
+async function showHeld(source, item, key) {
+  showPending(source);
+  ui.progress.start('Opening the photo', { cancellable: true, modelLabel: modelLabel(item.modelId) });
+  const request = state.worker.preview(previewPayload(''), (...args) => ui.progress.update(...args));
+  try {
+    const tracked = track(request, 'process');
+    state.job.source = source;
+    const preview = await tracked;
+    const result = { width: item.width, height: item.height, preview, modelId: item.modelId, timings: {} };
+    showResult(source, result, { keepView: false, key });
+    showBeforeLater();
+  } catch (error) {
+    if (error === SUPERSEDED || error?.code === 'cancelled') return;
+    await process(source); // the worker lost it after all: run it as usual
+  }
+}
+
+export async function startBatch(files) {
+  // An item under review goes back first (its file is updated), then the photos join.
+  if (state.review) {
+    await backToBatch();
+    if (state.review) return;
+  }
   if (state.job?.kind === 'process' || state.job?.kind === 'render') cancelJob({ revert: false });
   ui.progress.stop();
   ui.batch.start(files);

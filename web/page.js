@@ -21,6 +21,7 @@ export const state = {
   queued: null, // a source chosen before the engine was ready
   shown: null, // what is on screen: {source, width, height (the photo's), key, afterUrl, beforeUrl,
   //              lastPreview, interim: a first look by the small model, not downloadable}
+  review: null, // a batch item open in the single view: {item, source}
   underInterim: null, // the result a first look covers, put back if the real one never comes
   job: null, // the one request in flight that Cancel or a newer request may stop
   workerHolds: null, // key of the cutout the worker keeps for render()

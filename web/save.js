@@ -1,9 +1,11 @@
 // Saving the cutout on screen: rendered at full size with the options, then downloaded or
 // handed to the share sheet (phones: its "Save Image" reaches the photo library).
 
-import { failed, holdShown, track } from './jobs.js';
+import { cancelJob, failed, holdShown, SUPERSEDED, track } from './jobs.js';
 import { $, announce, exportOptions, setState, state, ui } from './page.js';
+import { defaultFileName } from './ui/finishing.js';
 import { saveBlob } from './ui/save-file.js';
+import { clearShown } from './view.js';
 
 const FORMAT_NAMES = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
 
@@ -82,6 +84,58 @@ export function canShareFiles() {
   } catch {
     return false;
   }
+}
+
+// Options compared as text; a background photo's bytes stand in by their size (JSON would
+// write every ArrayBuffer as {}).
+const optionsText = (options) => JSON.stringify(options, (key, value) => (
+  value instanceof ArrayBuffer || ArrayBuffer.isView(value) ? `bytes:${value.byteLength}` : value));
+
+/** Leave the batch item under review: its file in the batch becomes what is on screen (its
+ *  strokes, the options shown), rendered at full size, unless nothing changed. A failed
+ *  render keeps the review open with Retry; nothing of the batch is touched meanwhile. */
+export async function backToBatch() {
+  const review = state.review;
+  if (!review) return;
+  const { item, source } = review;
+  const shown = state.shown?.source === source && !state.shown.interim ? state.shown : null;
+  if (state.job && (!shown || state.job.kind === 'process')) cancelJob(); // its opening: stop it
+  let changed = null;
+  if (shown) {
+    const options = exportOptions({ strokes: false });
+    const strokes = ui.touchup.strokes;
+    const [, modelId, refine] = shown.key.split('|');
+    const same = optionsText(options) === optionsText(item.renderOptions) && modelId === item.modelId
+      && refine === String(item.refineEdges) && JSON.stringify(strokes) === JSON.stringify(item.strokes || []);
+    if (!same) {
+      if (state.job) return; // a save of it is running: back once it is done
+      ui.notices.clearError();
+      setState('processing');
+      ui.progress.start('Updating its file in the batch', { cancellable: true });
+      try {
+        await holdShown('Updating its file in the batch');
+        const request = state.worker.render(exportOptions(), (...args) => ui.progress.update(...args));
+        const result = await track(request, 'render');
+        changed = {
+          bytes: result.bytes,
+          mime: result.mime,
+          outputName: defaultFileName(item.file.name, options.format, options.mask),
+          renderOptions: options,
+          refineEdges: refine === 'true',
+          modelId,
+          strokes,
+        };
+      } catch (error) {
+        if (error?.code === 'cancelled' || error === SUPERSEDED) setState('done');
+        else failed(error, backToBatch);
+        return;
+      }
+    }
+  }
+  if (state.review !== review) return; // the batch was closed meanwhile
+  state.review = null;
+  clearShown();
+  ui.batch.endReview(changed);
 }
 
 export function showDownloadLabel() {

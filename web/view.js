@@ -104,6 +104,21 @@ export function dropInterim(source) {
   }
 }
 
+/** Nothing on screen: the view goes (a batch item opens in a clean view, or was left). */
+export function clearShown() {
+  cancelPreview();
+  for (const shown of [state.shown, state.underInterim]) {
+    if (!shown) continue;
+    revokePreview(shown);
+    URL.revokeObjectURL(shown.source.url);
+  }
+  state.shown = null;
+  state.underInterim = null;
+  $('interim-note').hidden = true;
+  $('viewer-area').hidden = true;
+  ui.touchup.clear();
+}
+
 export function showResult(source, result, { keepView, key }) {
   const under = state.underInterim;
   state.underInterim = null;

@@ -1,9 +1,14 @@
 // Batch: many photos through the one worker, one after another, with the options the user
 // chose. Each item shows its status (queued, processing, done, failed with the friendly
 // message) and a thumbnail; a failure does not stop the rest. "Download all" is one ZIP.
+// A done item opens in the single-photo view (review): the batch stays open behind it, and
+// what the user made of the item there replaces its file. Results not yet in a downloaded
+// ZIP are not thrown away without asking.
 
 import { describeError } from '../messages.js';
+import { confirmDialog } from './confirm.js';
 import { saveBlob } from './save-file.js';
+import { thumbnail } from './thumbs.js';
 import { makeZip, uniqueNames } from './zip.js';
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +21,8 @@ export class Batch {
    *     Request (with .cancel()) is handed back through item.request while it runs.
    *   settings() -> {renderOptions, fileName(sourceName)} snapshot for a run.
    *   onOpen(), onClose(), onRunning(running), announce(text).
+   *   onOpenItem(item): show a done item in the single-photo view (review);
+   *   onReviewEnd(): the batch shows again.
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -33,20 +40,31 @@ export class Batch {
     this.running = false;
     this.stopping = false;
     this.nextId = 1;
+    this.isOpen = false;
+    this.reviewing = null; // the item open in the single-photo view
+    this.unsaved = false; // a result changed since the last ZIP download
+    this.finished = Promise.resolve(); // the current run's end
     this.el.stop.addEventListener('click', () => this.stop());
     this.el.rerun.addEventListener('click', () => this.#continueOrRerun());
     this.el.downloadAll.addEventListener('click', () => this.downloadAll());
     this.el.close.addEventListener('click', () => this.close());
   }
 
+  /** The batch exists (its panel may be hidden behind an item under review). */
   get open() {
-    return !this.el.panel.hidden;
+    return this.isOpen;
+  }
+
+  /** Done items whose files are not in a downloaded ZIP yet (0: nothing to lose). */
+  get unsavedCount() {
+    return this.unsaved ? this.items.filter((item) => item.status === 'done').length : 0;
   }
 
   /** Start a batch with these files (or add them to the open one) and run it. */
   start(files) {
     if (!this.open) {
       this.#reset();
+      this.isOpen = true;
       this.el.panel.hidden = false;
       this.hooks.onOpen?.();
     }
@@ -64,11 +82,58 @@ export class Batch {
     this.#sync();
   }
 
-  close() {
+  /** Close the batch, asking first while results would be lost. Resolves false if kept. */
+  async close() {
+    if (!this.open) return true;
+    const count = this.unsavedCount;
+    if (count) {
+      const discard = await confirmDialog({
+        title: `Discard ${count} ${count === 1 ? 'result' : 'results'}?`,
+        text: `${count === 1 ? 'It has' : 'They have'} not been saved: “Download all” saves them as one ZIP.`,
+      });
+      if (!discard || !this.open) return false;
+    }
     this.stop();
     this.#reset();
+    this.isOpen = false;
+    this.reviewing = null;
     this.el.panel.hidden = true;
     this.hooks.onClose?.();
+    return true;
+  }
+
+  // ------------------------------------------------------------ review
+
+  /** Show a done item in the single-photo view; a running batch stops first (the worker
+   *  does one thing at a time), and Continue picks it up after. */
+  async openItem(item) {
+    if (item.status !== 'done' || this.reviewing) return;
+    if (this.running) {
+      this.stop();
+      await this.finished;
+    }
+    if (!this.open || item.removed || item.status !== 'done') return;
+    this.reviewing = item;
+    this.el.panel.hidden = true;
+    this.hooks.onOpenItem(item);
+  }
+
+  /** Back from review: `changed` (optional) is the item's file as it now is. */
+  endReview(changed) {
+    const item = this.reviewing;
+    this.reviewing = null;
+    if (!item || !this.open) return;
+    if (changed && !item.removed) {
+      if (item.resultUrl) URL.revokeObjectURL(item.resultUrl);
+      Object.assign(item, changed);
+      item.resultUrl = URL.createObjectURL(new Blob([changed.bytes], { type: changed.mime }));
+      this.#setStatus(item, 'done'); // a new thumbnail and Save link
+      this.hooks.announce?.(`Updated ${item.outputName} in the batch.`);
+    }
+    this.el.panel.hidden = false;
+    this.hooks.onReviewEnd?.();
+    item.open?.focus({ preventScroll: true });
+    item.li?.scrollIntoView?.({ block: 'nearest' });
   }
 
   async downloadAll() {
@@ -77,12 +142,17 @@ export class Batch {
     const names = uniqueNames(done.map((item) => item.outputName));
     const zip = makeZip(done.map((item, i) => ({ name: names[i], bytes: item.bytes })));
     saveBlob(zip, 'offcut-cutouts.zip');
+    this.unsaved = false;
     this.hooks.announce?.(`Saved offcut-cutouts.zip with ${done.length} ${done.length === 1 ? 'image' : 'images'}.`);
   }
 
   // ------------------------------------------------------------ running
 
-  async #run() {
+  #run() {
+    this.finished = this.#runAll();
+  }
+
+  async #runAll() {
     this.running = true;
     this.stopping = false;
     this.hooks.onRunning?.(true);
@@ -97,6 +167,9 @@ export class Batch {
         if (item.removed) continue;
         item.bytes = result.bytes;
         item.outputName = settings.fileName(item.file.name);
+        item.renderOptions = settings.renderOptions;
+        item.refineEdges = settings.refineEdges;
+        item.strokes = [];
         item.resultUrl = URL.createObjectURL(new Blob([result.bytes], { type: result.mime }));
         this.#setStatus(item, 'done');
       } catch (error) {
@@ -117,6 +190,7 @@ export class Batch {
     if (this.restart) {
       this.restart = false;
       this.#run();
+      await this.finished;
       return;
     }
     this.hooks.onRunning?.(false);
@@ -149,6 +223,12 @@ export class Batch {
     li.className = 'batch-item';
     li.dataset.status = 'queued';
     li.dataset.name = file.name;
+    // The picture and name are one button (click, Enter, Space) that opens a done item; the
+    // Save link beside it stays its own control.
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'batch-open';
+    open.addEventListener('click', () => this.openItem(item));
     const thumb = document.createElement('span');
     thumb.className = 'batch-thumb';
     const image = document.createElement('img');
@@ -156,8 +236,10 @@ export class Batch {
     image.decoding = 'async';
     image.loading = 'lazy';
     item.sourceUrl = URL.createObjectURL(file);
-    image.src = item.sourceUrl;
+    image.src = item.sourceUrl; // until its small render is ready (lazy: off screen, no decode)
     image.addEventListener('error', () => { image.hidden = true; });
+    image.addEventListener('load', () => { image.hidden = false; });
+    this.#showThumb(item, file, 'sourceThumb');
     thumb.append(image);
     const text = document.createElement('span');
     text.className = 'batch-text';
@@ -172,9 +254,10 @@ export class Batch {
     save.className = 'batch-save text-button';
     save.hidden = true;
     save.textContent = 'Save';
-    li.append(thumb, text, save);
+    open.append(thumb, text);
+    li.append(open, save);
     this.el.list.append(li);
-    Object.assign(item, { li, image, status: 'queued', statusText: status, save });
+    Object.assign(item, { li, open, image, status: 'queued', statusText: status, save });
     this.#setStatus(item, 'queued');
     return item;
   }
@@ -183,9 +266,15 @@ export class Batch {
     item.status = status;
     item.li.dataset.status = status;
     item.statusText.textContent = status === 'failed' && item.message ? item.message : STATUS_TEXT[status];
+    const name = item.file.webkitRelativePath || item.file.name || 'image';
+    item.open.disabled = status !== 'done';
+    item.open.title = status === 'done' ? 'Open to check it or touch it up' : '';
+    // Until it is done, its name and status are what the row says (a failure's reason too).
+    if (status === 'done') item.open.setAttribute('aria-label', `Open ${name}`);
+    else item.open.removeAttribute('aria-label');
     if (status === 'done') {
-      item.image.hidden = false;
-      item.image.src = item.resultUrl;
+      this.unsaved = true;
+      this.#showThumb(item, new Blob([item.bytes]), 'resultThumb');
       item.li.querySelector('.batch-thumb').classList.add('checkered-static');
       item.save.hidden = false;
       item.save.href = item.resultUrl;
@@ -198,11 +287,27 @@ export class Batch {
     this.#sync();
   }
 
+  /** Put a small render of `blob` in the item's row once made (`slot` keeps its URL). */
+  async #showThumb(item, blob, slot) {
+    const token = (item.thumbToken = (item.thumbToken || 0) + 1);
+    const url = await thumbnail(blob);
+    if (!url) return;
+    if (item.removed || item.thumbToken !== token) {
+      URL.revokeObjectURL(url);
+      return;
+    }
+    if (item[slot]) URL.revokeObjectURL(item[slot]);
+    item[slot] = url;
+    item.image.src = url;
+  }
+
   #forgetResult(item) {
     if (item.resultUrl) URL.revokeObjectURL(item.resultUrl);
-    item.resultUrl = null;
+    if (item.resultThumb) URL.revokeObjectURL(item.resultThumb);
+    item.resultUrl = item.resultThumb = null;
     item.bytes = null;
-    item.image.src = item.sourceUrl;
+    item.thumbToken = (item.thumbToken || 0) + 1; // a result thumbnail still coming is dropped
+    item.image.src = item.sourceThumb || item.sourceUrl;
     item.image.hidden = false;
     item.li.querySelector('.batch-thumb').classList.remove('checkered-static');
   }
@@ -212,8 +317,10 @@ export class Batch {
       item.removed = true;
       this.#forgetResult(item);
       URL.revokeObjectURL(item.sourceUrl);
+      if (item.sourceThumb) URL.revokeObjectURL(item.sourceThumb);
     }
     this.items = [];
+    this.unsaved = false;
     this.el.list.replaceChildren();
     this.#sync();
   }
