@@ -252,8 +252,41 @@ async function respond(request) {
   }
 }
 
+/** Where the manifest's share_target posts a photo shared to Offcut (Android's share sheet). */
+const SHARE_PATH = 'share-target';
+/** The shared photo waits here for the page the share opens: in this device's cache only. */
+const SHARED_CACHE = 'offcut.shared'; // not 'offcut-': build caches are named so, and replaced
+const SHARED_KEY = 'shared-photo';
+
+/** A photo shared to Offcut: kept in this device's cache, then the app opens with it. The
+ *  POST never reaches a server (nothing is uploaded): this worker answers it. */
+async function receiveShare(request) {
+  let file = null;
+  try {
+    file = (await request.formData()).get('photo');
+  } catch {
+    // not a form: open the app without a photo
+  }
+  const target = new URL('./', root());
+  if (file && typeof file !== 'string') {
+    const cache = await caches.open(SHARED_CACHE);
+    await cache.put(new URL(SHARED_KEY, root()).href, new Response(file, {
+      headers: { 'Content-Type': file.type || 'application/octet-stream',
+                 'Offcut-Name': encodeURIComponent(file.name || 'shared') },
+    }));
+    target.searchParams.set('shared', '1');
+  }
+  return Response.redirect(target.href, 303);
+}
+
 self.addEventListener('fetch', (event) => {
   const { request } = event;
-  if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.method === 'POST' && url.pathname === new URL(SHARE_PATH, root()).pathname) {
+    event.respondWith(receiveShare(request));
+    return;
+  }
+  if (request.method !== 'GET') return;
   event.respondWith(respond(request));
 });

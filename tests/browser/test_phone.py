@@ -153,3 +153,46 @@ def test_home_screen_icons_are_pngs_of_the_sizes_they_claim(browser, base_url):
         assert touch.format == "PNG" and touch.size == (180, 180) and touch.mode == "RGB"
     finally:
         context.close()
+
+
+#: What Android does with the manifest's share_target: a multipart POST of the photo, then the
+#: page the answer points to. (A form cannot post it here: the page's CSP has form-action
+#: 'none'; Android's POST is the system's navigation, not the page's form.) Returns where the
+#: service worker's answer redirects.
+SHARE_TO_OFFCUT = """async ([action, name, bytes]) => {
+  const form = new FormData();
+  form.append('photo', new File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
+  const response = await fetch(action, { method: 'POST', body: form });
+  return response.url;
+}"""
+
+
+def test_a_photo_shared_to_offcut_opens_in_it_and_is_never_uploaded(browser, base_url, photo):
+    context = browser.new_context(**PHONE)
+    # POSTs the service worker sent on to the network (none may be), and the page's own
+    # POST responses with whether the service worker gave them.
+    forwarded, answered = [], []
+    context.on("request", lambda request: forwarded.append(request.url)
+               if request.method == "POST" and request.service_worker else None)
+    context.on("response", lambda response: answered.append(response.from_service_worker)
+               if response.request.method == "POST" else None)
+    try:
+        page = context.new_page()
+        page.goto(base_url + "/")
+        wait_for_state(page, "ready")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+        manifest = context.request.get(base_url + "/manifest.webmanifest").json()
+        target = manifest["share_target"]
+        assert target["method"] == "POST" and target["params"]["files"][0]["name"] == "photo"
+        opened = page.evaluate(SHARE_TO_OFFCUT,
+                               [target["action"], photo.name, list(photo.read_bytes())])
+        assert opened.endswith("/?shared=1"), opened
+        page.goto(opened)
+        wait_for_state(page, "done")
+        width, height = Image.open(photo).size
+        assert page.inner_text("#result-size").startswith(f"{width} × {height} px")
+        assert "shared" not in page.url  # a reload does not take the photo again
+        # The POST was answered on this device: the server never saw it.
+        assert forwarded == [] and answered and all(answered), (forwarded, answered)
+    finally:
+        context.close()
