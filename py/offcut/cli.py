@@ -177,11 +177,8 @@ def collect_inputs(paths: list[str], out_dir: Path | None = None,
 
 
 def output_name(path: Path, fmt: str = "png", mask: bool = False) -> str:
-    """:func:`offcut.pipeline.output_name` of a source, never a hidden file: leading dots of
-    the name's stem are left out (``.beach.jpg`` -> ``beach-cutout.png``, ``..jpg`` ->
-    ``image-cutout.png``)."""
-    stem = Path(path.name or "image").stem.lstrip(".") or "image"
-    return pipeline.output_name(f"{stem}.source", fmt, mask)
+    """:func:`offcut.pipeline.output_name` of a source path (never a hidden file)."""
+    return pipeline.output_name(path.name, fmt, mask)
 
 
 #: ``make_runner(model_path, record, threads)``: an onnxruntime session as a function.

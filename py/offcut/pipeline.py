@@ -639,8 +639,9 @@ def cutout(
 
 def output_name(source_name: str, fmt: str = "png", mask: bool = False) -> str:
     """``holiday.JPG`` -> ``holiday-cutout.png`` (``-mask.png`` for a matte); ``image`` when
-    there is no stem."""
-    stem = PurePath(source_name or "").stem or "image"
+    there is no stem. Never a hidden file: leading dots are left out (``.beach.jpg`` ->
+    ``beach-cutout.png``, ``..jpg`` -> ``image-cutout.png``)."""
+    stem = PurePath(source_name or "").stem.lstrip(".") or "image"
     if mask:
         return f"{stem}-mask.png"
     extension = "jpg" if FORMATS.get(fmt.lower()) == "JPEG" else fmt.lower()

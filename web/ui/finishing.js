@@ -43,7 +43,8 @@ export function parseMargin(text) {
 
 /** "holiday.JPG" -> "holiday"; nameless -> "image". */
 export function stemOf(name) {
-  return String(name || '').split(/[\\/]/).pop().replace(/\.[^.]*$/, '').trim() || 'image';
+  // Leading dots left out: a download is never a hidden file ('..jpg' -> 'image').
+  return String(name || '').split(/[\\/]/).pop().replace(/\.[^.]*$/, '').trim().replace(/^\.+/, '') || 'image';
 }
 
 /** The default download name: "<stem>-cutout.<ext>", or "<stem>-mask.png" for a mask. */
