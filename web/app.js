@@ -8,7 +8,6 @@ import { setUpConfirm } from './ui/confirm.js';
 import { defaultFileName, Finishing } from './ui/finishing.js';
 import { showFirstVisitSize } from './ui/first-visit.js';
 import { setUpInput } from './ui/input.js';
-import { takeSharedPhoto } from './ui/shared-photo.js';
 import { Notices } from './ui/notices.js';
 import { Options } from './ui/options.js';
 import { ProgressCard } from './ui/progress.js';
@@ -132,6 +131,8 @@ function showReview(item) {
   $('review-name').textContent = item.file.webkitRelativePath || item.file.name || '';
   $('review-bar').hidden = false;
   $('drop-zone').hidden = true;
+  // The button that opened it is hidden now: the way back is where focus lands.
+  $('back-to-batch').focus({ preventScroll: true });
   notices.clearError();
   announce(`Opened ${item.file.name || 'the photo'} from the batch.`);
 }
@@ -197,5 +198,3 @@ ui.isolation = registerServiceWorker({
   onReloaded: () => notices.warn({ code: 'reloaded-for-threads' }),
 });
 startEngine();
-// Shared to Offcut from another app: the photo goes in as if it were picked here.
-takeSharedPhoto().then((file) => { if (file) acceptFile(file); });

@@ -2,7 +2,7 @@
 // handed to the share sheet (phones: its "Save Image" reaches the photo library).
 
 import { cancelJob, failed, holdShown, SUPERSEDED, track } from './jobs.js';
-import { $, announce, exportOptions, setState, state, ui } from './page.js';
+import { $, announce, exportOptions, idleState, setState, state, ui } from './page.js';
 import { defaultFileName } from './ui/finishing.js';
 import { saveBlob } from './ui/save-file.js';
 import { clearShown } from './view.js';
@@ -136,6 +136,7 @@ export async function backToBatch() {
   state.review = null;
   clearShown();
   ui.batch.endReview(changed);
+  setState(idleState()); // the render left it 'processing'
 }
 
 export function showDownloadLabel() {
