@@ -8,6 +8,7 @@ import { setUpConfirm } from './ui/confirm.js';
 import { defaultFileName, Finishing } from './ui/finishing.js';
 import { showFirstVisitSize } from './ui/first-visit.js';
 import { setUpInput } from './ui/input.js';
+import { takeSharedPhoto } from './ui/shared-photo.js';
 import { Notices } from './ui/notices.js';
 import { Options } from './ui/options.js';
 import { ProgressCard } from './ui/progress.js';
@@ -198,3 +199,5 @@ ui.isolation = registerServiceWorker({
   onReloaded: () => notices.warn({ code: 'reloaded-for-threads' }),
 });
 startEngine();
+// Shared to Offcut from another app: the photo goes in as if it were picked here.
+takeSharedPhoto().then((file) => { if (file) acceptFile(file); });
