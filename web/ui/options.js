@@ -5,6 +5,7 @@
 
 import { megabytes } from '../messages.js';
 import { normaliseHex, RecentColours } from './colours.js';
+import { BackgroundPhoto } from './background-photo.js';
 import { EdgeControls } from './edge-controls.js';
 
 const STORAGE_KEY = 'offcut.options';
@@ -61,8 +62,11 @@ export class Options {
     this.whiteForcedByJpeg = false;
     /** Download size of each model (bytes), from the worker's records. */
     this.sizes = new Map();
-    /** The background photo: {name, bytes (ArrayBuffer), url} once chosen. Not remembered. */
-    this.photo = null;
+    this.backdrop = new BackgroundPhoto({
+      radio: this.el.photoRadio, input: this.el.photoInput, name: this.el.photoName,
+      transparent: this.el.transparent,
+      onChange: () => { this.whiteForcedByJpeg = false; this.#changed(); },
+    });
     this.#restore();
     this.recent = new RecentColours(this.el.swatches, (colour) => this.#useColour(colour));
     this.edgeControls = new EdgeControls(() => this.handlers.onLookChange());
@@ -147,7 +151,7 @@ export class Options {
     switch (this.backgroundChoice) {
       case 'white': return '#ffffff';
       case 'colour': return normaliseHex(this.el.colour.value) || '#ffffff';
-      case 'photo': return this.photo ? 'photo' : null;
+      case 'photo': return this.backdrop.photo ? 'photo' : null;
       case 'blur': return 'blur';
       default: return null;
     }
@@ -156,7 +160,7 @@ export class Options {
   /** What the preview shows behind the cutout: {kind: 'none'|'colour'|'photo'|'blur', ...}. */
   get look() {
     const background = this.background;
-    if (background === 'photo') return { kind: 'photo', url: this.photo.url };
+    if (background === 'photo') return { kind: 'photo', url: this.backdrop.photo.url };
     if (background === 'blur') return { kind: 'blur' };
     if (background) return { kind: 'colour', colour: background };
     return { kind: 'none' };
@@ -195,22 +199,6 @@ export class Options {
     this.#changed();
   }
 
-  async #takePhoto(file) {
-    if (!file) return;
-    let bytes;
-    try {
-      bytes = await file.arrayBuffer();
-    } catch {
-      return;
-    }
-    if (this.photo) URL.revokeObjectURL(this.photo.url);
-    this.photo = { name: file.name || 'photo', bytes, url: URL.createObjectURL(file) };
-    this.el.photoName.textContent = this.photo.name;
-    this.el.photoRadio.checked = true;
-    this.whiteForcedByJpeg = false;
-    this.#changed();
-  }
-
   get format() {
     return this.el.format.value;
   }
@@ -218,7 +206,7 @@ export class Options {
   /** The options object for OffcutWorker.render() (background, format and quality). */
   get renderOptions() {
     const options = { background: this.background, format: this.format, quality: Number(this.el.quality.value) };
-    if (options.background === 'photo') options.backgroundPhoto = this.photo.bytes;
+    if (options.background === 'photo') options.backgroundPhoto = this.backdrop.photo.bytes;
     const edges = this.edgeControls.edges;
     if (edges) options.edges = edges;
     return options;
@@ -308,15 +296,10 @@ export class Options {
     for (const input of el.backgrounds) {
       input.addEventListener('change', () => {
         this.whiteForcedByJpeg = false;
-        // Choosing "Photo" before there is one opens the picker (the click is a user gesture).
-        if (input === el.photoRadio && input.checked && !this.photo) el.photoInput.click();
+        if (input.checked) this.backdrop.chosen(input);
         this.#changed();
       });
     }
-    el.photoInput.addEventListener('change', () => {
-      this.#takePhoto(el.photoInput.files?.[0]);
-      el.photoInput.value = '';
-    });
     el.colour.addEventListener('change', () => this.rememberColour());
 
     el.colour.addEventListener('input', () => {
