@@ -86,7 +86,7 @@ export function rerun() {
 }
 
 /** The refinement of the shown cutout's edges, as its key records it. */
-const shownRefine = () => state.shown?.key.split('|')[2] === 'true';
+const shownRefine = () => state.shown?.key?.split('|')[2] === 'true';
 
 /** "Refine edges" changed: the cutout on screen is made again from the model output the
  *  worker keeps (about a second, against a model run of seconds with Best). A photo still
@@ -198,7 +198,9 @@ export async function process(source, { keepView = false } = {}) {
       (look) => { if (state.job?.request === request) showInterim(source, look); },
     );
     // A cancelled re-run of the photo on screen leaves it as it was: so is the box.
-    const tracked = track(request, 'process', () => { if (state.shown) ui.options.showRefine(shownRefine()); });
+    const tracked = track(request, 'process', () => {
+      if (state.shown?.key) ui.options.showRefine(shownRefine());
+    });
     state.job.source = source;
     const result = await tracked;
     const key = `${source.id}|${result.modelId}|${refineEdges}`;
