@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_finishing_ui import brush_radius, erased_region, set_range, subject_stroke, to_client
 
 from browsing import wait_for_state
 from support import SHARED_DEV, jpeg_bytes
-from test_finishing_ui import brush_radius, erased_region, set_range, subject_stroke, to_client
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -77,7 +77,15 @@ def alpha_of(data: bytes) -> np.ndarray:
 def thumb_sizes(page) -> list[tuple[float, float]]:
     return page.evaluate(
         "() => [...document.querySelectorAll('#batch-list .batch-thumb img')]"
-        ".map(i => { const r = i.parentElement.getBoundingClientRect(); return [r.width, r.height]; })"
+        ".map(i => i.parentElement.getBoundingClientRect())"
+        ".map(r => [r.width, r.height])"
+    )
+
+
+def card_boxes(page) -> list[dict]:
+    return page.evaluate(
+        "() => [...document.querySelectorAll('#batch-list li')]"
+        ".map(li => li.getBoundingClientRect().toJSON())"
     )
 
 
@@ -117,10 +125,10 @@ def test_thumbnails_are_at_least_96_px_and_small_renders(desktop, tmp_path):
     )
     assert all(scheme == "blob:" and 0 < side <= 192 for scheme, side in natural), natural
     # Cards side by side in the image column, none cut off at the right.
-    boxes = page.evaluate(
-        "() => [...document.querySelectorAll('#batch-list li')].map(li => li.getBoundingClientRect().toJSON())"
+    boxes = card_boxes(page)
+    column = page.evaluate(
+        "() => document.getElementById('batch-list').getBoundingClientRect().toJSON()"
     )
-    column = page.evaluate("() => document.getElementById('batch-list').getBoundingClientRect().toJSON()")
     assert len({round(box["top"]) for box in boxes}) == 1  # one row at 1280 px
     assert all(box["right"] <= column["right"] + 1 for box in boxes)
     screenshot(page, "batch-desktop", tmp_path)
@@ -162,7 +170,8 @@ def test_open_touch_up_and_back_replaces_only_that_file(desktop, tmp_path):
     back_to_batch(page)
     assert page.evaluate("document.activeElement.closest('li')?.dataset.name") == item_name(page, 0)
     page.wait_for_function(
-        "old => { const i = document.querySelector('#batch-list li img'); return i.src !== old && i.complete; }",
+        "old => { const i = document.querySelector('#batch-list li img');"
+        " return i.src !== old && i.complete; }",
         arg=thumb_before,
     )
     after = zip_files(page)
@@ -261,9 +270,7 @@ def test_phone_thumbnails_and_back_button(browser, base_url, photos, tmp_path):
         run_batch(page, photos[:2])
         sizes = thumb_sizes(page)
         assert all(w >= 96 and h >= 96 for w, h in sizes), sizes
-        boxes = page.evaluate(
-            "() => [...document.querySelectorAll('#batch-list li')].map(li => li.getBoundingClientRect().toJSON())"
-        )
+        boxes = card_boxes(page)
         assert all(box["left"] >= 0 and box["right"] <= PHONE["width"] for box in boxes)
         screenshot(page, "batch-phone", tmp_path)
 
