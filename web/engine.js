@@ -16,7 +16,9 @@ function engineOptions() {
   const query = new URLSearchParams(location.search);
   const backend = query.get('backend');
   const deadline = Number(query.get('webgpu-deadline'));
-  const chosen = deadline > 0 ? { webgpuDeadline: deadline } : {};
+  // A worker of a page the service worker controls gets its files from it (see python-host).
+  const chosen = { controlled: Boolean(navigator.serviceWorker?.controller) };
+  if (deadline > 0) chosen.webgpuDeadline = deadline;
   if (['wasm', 'webgpu'].includes(backend)) return { ...chosen, backend };
   if (readStorage(SLOW_WEBGPU_KEY)) return { ...chosen, backend: 'wasm' };
   return chosen;

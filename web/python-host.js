@@ -51,7 +51,9 @@ async function fetchWheels() {
   }));
 }
 
-export async function bootPython(progress) {
+/** Boot Pyodide with numpy, Pillow and offcut. `controlled`: the page's service worker
+ *  answers this worker's fetches (then its refusals are checked for; see below). */
+export async function bootPython(progress, { controlled = false } = {}) {
   const t0 = performance.now();
   progress('runtime', 0, 1);
   const { loadPyodide } = await import('./pyodide/pyodide.mjs');
@@ -63,7 +65,17 @@ export async function bootPython(progress) {
   files.catch(() => {}); // awaited below; a failure before then must not go unhandled
   // The standard library with its bytecode (build.py's build_bytecode): Pyodide never writes
   // .pyc files, so without it every start compiles what Python imports.
-  const pyodide = await loadPyodide({ indexURL: here('./pyodide/'), stdLibURL: here('./py/stdlib.zip') });
+  // Pyodide fetches its runtime itself, and a damaged copy the service worker refuses
+  // (offline: 504) made it wait forever. Asked here too, the same answer becomes the error
+  // the page shows; the body is not read (the worker checks a file before it answers). Only
+  // under a service worker: on a first visit it would be a second download.
+  const never = new Promise(() => {});
+  const runtimeFault = !controlled ? never : fetchFile('./pyodide/pyodide.asm.wasm')
+    .then((response) => { response.body?.cancel(); return never; });
+  const pyodide = await Promise.race([
+    loadPyodide({ indexURL: here('./pyodide/'), stdLibURL: here('./py/stdlib.zip') }),
+    runtimeFault,
+  ]);
   const bootSeconds = seconds(t0);
   progress('packages', 0, 1);
   const [wheels, zip, bytecode] = await files;

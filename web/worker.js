@@ -59,7 +59,7 @@ async function start(id, payload, progress) {
   const indexPromise = fetchFile('./models/index.json').then((r) => r.json());
   // Python boots while the model downloads: they do not depend on each other. A photo sent
   // meanwhile waits for Python only (see process), not for the model.
-  boot.python = bootPython(progress);
+  boot.python = bootPython(progress, { controlled: Boolean(payload.controlled) });
   boot.python.catch(() => {}); // awaited below; a failure before then must not go unhandled
   boot.prelude = (async () => {
     await models.startOrt();

@@ -132,6 +132,7 @@ def test_damaged_cached_file_is_fetched_again(playwright_instance, first_visit, 
 @pytest.mark.parametrize(("path", "how"), [
     ("py/offcut.zip", "truncate"),  # the worker's own fetch
     (NUMPY_WHEEL, "flip"),  # the worker's own fetch too, checked against Pyodide's lock
+    ("pyodide/pyodide.asm.wasm", "truncate"),  # fetched by Pyodide's own loader
 ])
 def test_offline_damaged_file_is_named_and_retry_heals_it(playwright_instance, first_visit, site,
                                                           path, how):
