@@ -46,7 +46,7 @@ class Recorder:
 
 def wait_for_state(page, state: str, timeout_s: float = 180) -> None:
     page.wait_for_function(
-        "s => ['error', s].includes(document.body.dataset.state)", arg=state,
+        "s => ['error', s].includes(document.body?.dataset.state)", arg=state,
         timeout=timeout_s * 1000,
     )
     actual = page.evaluate("document.body.dataset.state")
