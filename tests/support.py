@@ -35,3 +35,23 @@ def subject_photo(folder: Path) -> Path:
     path = folder / "astronaut.jpg"
     path.write_bytes(jpeg_bytes(data.astronaut()))
     return path
+
+
+def small_shots(data: bytes, boxes) -> list[tuple[str, bytes]]:
+    """Small JPEGs (160x160) of crops of a photo, named ``shot0.jpg``...: cheap for a model.
+    ``boxes`` are PIL crop boxes; None is the whole photo."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    shots = []
+    for number, box in enumerate(boxes):
+        buffer = io.BytesIO()
+        (image.crop(box) if box else image).resize((160, 160)).save(buffer, "JPEG", quality=92)
+        shots.append((f"shot{number}.jpg", buffer.getvalue()))
+    return shots
+
+
+def write_files(folder: Path, files) -> Path:
+    """Write ``(name, bytes)`` pairs into ``folder`` (made if needed); returns it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files:
+        (folder / name).write_bytes(data)
+    return folder

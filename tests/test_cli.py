@@ -67,27 +67,15 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from support import ROOT  # noqa: E402
+from support import ROOT, small_shots, write_files  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def small_photos(photo):
     """Three small JPEGs of a real photo (different crops): cheap for the model."""
-    image = Image.open(io.BytesIO(photo[1])).convert("RGB")
-    shots = []
-    for number, box in enumerate([None, (0, 0, 400, 400), (50, 20, 450, 480)]):
-        crop = image.crop(box) if box else image
-        buffer = io.BytesIO()
-        crop.resize((160, 160)).save(buffer, "JPEG", quality=92)
-        shots.append((f"shot{number}.jpg", buffer.getvalue()))
-    return shots
+    return small_shots(photo[1], [None, (0, 0, 400, 400), (50, 20, 450, 480)])
 
 
-def write_inputs(folder: Path, shots) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in shots:
-        (folder / name).write_bytes(data)
-    return folder
 
 
 def run_cli(args, **kwargs) -> subprocess.CompletedProcess:
@@ -136,7 +124,7 @@ def test_offcut_help_and_build_help_print():
 )
 def test_bad_options_are_one_clear_line_before_any_work(tmp_path, small_photos, capsys, argv,
                                                         says, monkeypatch):
-    folder = write_inputs(tmp_path / "in", small_photos[:1])
+    folder = write_files(tmp_path / "in", small_photos[:1])
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x08\x01 this is not a protobuf model \xff\xff")
     argv = [str(garbage) if a == "GARBAGE" else a for a in argv]
@@ -155,7 +143,7 @@ def test_bad_options_are_one_clear_line_before_any_work(tmp_path, small_photos, 
 
 
 def test_output_that_is_a_file_or_cannot_be_created(tmp_path, small_photos, capsys, monkeypatch):
-    folder = write_inputs(tmp_path / "in", small_photos[:1])
+    folder = write_files(tmp_path / "in", small_photos[:1])
     monkeypatch.setattr(cli, "load_model", lambda *a: pytest.fail("model loaded before check"))
     a_file = tmp_path / "already.png"
     a_file.write_bytes(b"keep me")
@@ -195,7 +183,7 @@ def test_read_only_output_folder_is_refused_up_front():
 
 def test_failures_of_any_kind_do_not_end_the_batch(tmp_path, small_photos, capsys, monkeypatch):
     """MemoryError, ValueError or a bug in one file: a one-line error, the rest goes on."""
-    folder = write_inputs(tmp_path / "in", small_photos)
+    folder = write_files(tmp_path / "in", small_photos)
     real_render = cli.pipeline.render
     faults = {"shot0.jpg": MemoryError(), "shot1.jpg": ValueError("bad canvas")}
 
@@ -220,7 +208,7 @@ def test_failures_of_any_kind_do_not_end_the_batch(tmp_path, small_photos, capsy
 
 
 def test_existing_outputs_are_kept_and_a_rerun_resumes(tmp_path, small_photos, capsys):
-    folder = write_inputs(tmp_path / "in", small_photos[:2])
+    folder = write_files(tmp_path / "in", small_photos[:2])
     out = tmp_path / "out"
     out.mkdir()
     earlier = out / "shot0-cutout.png"
@@ -237,7 +225,7 @@ def test_existing_outputs_are_kept_and_a_rerun_resumes(tmp_path, small_photos, c
 
 
 def test_outputs_beside_the_inputs_are_not_taken_as_inputs(tmp_path, small_photos, capsys):
-    folder = write_inputs(tmp_path / "in", small_photos[:1])
+    folder = write_files(tmp_path / "in", small_photos[:1])
     assert cli.main([*FAST, str(folder), "-o", str(folder)]) == 0
     assert "(of 1)" in capsys.readouterr().err
     assert cli.main([*FAST, str(folder), "-o", str(folder), "--overwrite"]) == 0
@@ -247,7 +235,7 @@ def test_outputs_beside_the_inputs_are_not_taken_as_inputs(tmp_path, small_photo
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path, small_photos):
     """A file-size limit makes the write fail half-way, as a full disk does."""
-    folder = write_inputs(tmp_path / "in", small_photos[:2])
+    folder = write_files(tmp_path / "in", small_photos[:2])
     out = tmp_path / "out"
     out.mkdir()
 
@@ -267,7 +255,7 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path, small_photos):
 def test_ctrl_c_keeps_finished_files_and_leaves_no_partial(tmp_path, small_photos):
     folder = tmp_path / "in"
     for copy in range(6):
-        write_inputs(folder, [(f"{copy}-{name}", data) for name, data in small_photos[:1]])
+        write_files(folder, [(f"{copy}-{name}", data) for name, data in small_photos[:1]])
     out = tmp_path / "out"
     # A job started with "&" by a non-interactive shell inherits SIGINT ignored, and Python
     # then installs no KeyboardInterrupt handler: give the child the default disposition.
@@ -297,7 +285,7 @@ def test_ctrl_c_keeps_finished_files_and_leaves_no_partial(tmp_path, small_photo
 
 
 def test_interrupt_while_writing_leaves_no_temp_file(tmp_path, small_photos, monkeypatch, capsys):
-    folder = write_inputs(tmp_path / "in", small_photos[:1])
+    folder = write_files(tmp_path / "in", small_photos[:1])
     out = tmp_path / "out"
 
     def interrupted(*args):
@@ -315,7 +303,7 @@ def test_interrupt_between_files_counts_the_files_on_disk(tmp_path, small_photos
                                                           capsys, where):
     # CI once saw Ctrl-C land while the "ok" line was printed: the run said "interrupted before
     # any file was processed" with a finished file on disk.
-    folder = write_inputs(tmp_path / "in", small_photos[:2])
+    folder = write_files(tmp_path / "in", small_photos[:2])
     out = tmp_path / "out"
 
     def interrupted(*args, **kwargs):
@@ -331,7 +319,7 @@ def test_interrupt_between_files_counts_the_files_on_disk(tmp_path, small_photos
 
 
 def test_small_sources_get_one_note_with_a_count(tmp_path, small_photos, capsys):
-    folder = write_inputs(tmp_path / "in", small_photos)
+    folder = write_files(tmp_path / "in", small_photos)
     assert cli.main([*FAST, str(folder), "-o", str(tmp_path / "out")]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if "under 1500" in line]
     assert notes == ["note  3 sources have a long edge under 1500 px (smallest 160 px): edges "

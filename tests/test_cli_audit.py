@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from offcut import cli
-from support import ROOT
+from support import ROOT, small_shots, write_files
 
 FAST = ["--model", "u2netp"]
 #: The shape of every line the CLI prints to stderr.
@@ -25,20 +25,9 @@ LINE_STARTS = ("ok    ", "error ", "note  ", "progress ", "interrupted")
 @pytest.fixture(scope="module")
 def shots(photo):
     """Two small JPEGs of a real photo (different crops): cheap for the model."""
-    image = Image.open(io.BytesIO(photo[1])).convert("RGB")
-    made = []
-    for number, box in enumerate([None, (50, 20, 450, 480)]):
-        buffer = io.BytesIO()
-        (image.crop(box) if box else image).resize((160, 160)).save(buffer, "JPEG", quality=92)
-        made.append((f"shot{number}.jpg", buffer.getvalue()))
-    return made
+    return small_shots(photo[1], [None, (50, 20, 450, 480)])
 
 
-def write(folder: Path, files) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files:
-        (folder / name).write_bytes(data)
-    return folder
 
 
 def summary_of(err: str) -> str:
@@ -73,7 +62,7 @@ def test_every_encoded_file_says_offcut_made_it(fmt, channels):
 def test_outputs_kept_inside_the_input_folder_are_not_cut_out_again(tmp_path, shots, capsys):
     """`offcut shoot -o shoot/out1` then `offcut shoot -o out2`: out2 holds the shoot's
     cutouts only, not cutouts of out1's cutouts and masks; a note counts what was skipped."""
-    shoot = write(tmp_path / "shoot", shots)
+    shoot = write_files(tmp_path / "shoot", shots)
     assert cli.main([*FAST, str(shoot), "-o", str(shoot / "out1"), "-q"]) == 0
     assert cli.main([*FAST, str(shoot), "-o", str(shoot / "out1"), "--mask", "-q"]) == 0
     capsys.readouterr()
@@ -98,7 +87,7 @@ def test_a_photo_named_like_an_output_is_a_photo(tmp_path, shots, capsys):
 
 
 def test_a_named_output_is_skipped_with_a_line_unless_included(tmp_path, shots, capsys):
-    folder = write(tmp_path / "in", shots[:1])
+    folder = write_files(tmp_path / "in", shots[:1])
     first = tmp_path / "first"
     assert cli.main([*FAST, str(folder), "-o", str(first), "-q"]) == 0
     made = first / "shot0-cutout.png"
@@ -124,8 +113,8 @@ def test_odd_inputs_each_get_one_clean_line(tmp_path, shots):
     """Pillow's warnings become notes of their file; a newline in a name is escaped; a
     folder named x.jpg gets an error line; a link loop is a note; `..jpg` is no hidden file."""
     data = shots[0][1]
-    folder = write(tmp_path / "in", [("a\nb.jpg", data), ("..jpg", data), (".beach.jpg", data),
-                                     ("exif.jpg", corrupt_exif(data))])
+    folder = write_files(tmp_path / "in", [("a\nb.jpg", data), ("..jpg", data),
+                                           (".beach.jpg", data), ("exif.jpg", corrupt_exif(data))])
     (folder / "loop").mkdir()
     (folder / "loop" / "back").symlink_to("..")
     empty = tmp_path / "x.jpg"
@@ -149,7 +138,7 @@ def test_odd_inputs_each_get_one_clean_line(tmp_path, shots):
 
 
 def test_a_named_file_that_is_no_file_gets_an_error_line(tmp_path, shots, capsys):
-    folder = write(tmp_path / "in", shots[:1])
+    folder = write_files(tmp_path / "in", shots[:1])
     assert cli.main([*FAST, str(folder), "/dev/null", "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "error /dev/null: [not-a-file] not a regular file" in err
