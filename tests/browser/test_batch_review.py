@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_finishing_ui import brush_radius, erased_region, set_range, subject_stroke, to_client
+from test_finishing_ui import (
+    brush_radius,
+    drag_along,
+    erased_region,
+    set_range,
+    subject_stroke,
+)
 
 from browsing import wait_for_state
 from support import SHARED_DEV, jpeg_bytes
@@ -156,14 +162,7 @@ def test_open_touch_up_and_back_replaces_only_that_file(desktop, tmp_path):
     page.check("#brush-erase", force=True)
     set_range(page, "#brush-softness", 0)
     radius = brush_radius(page)
-    steps = 10
-    points = [to_client(page, start[0] + (end[0] - start[0]) * i / steps, start[1])
-              for i in range(steps + 1)]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*point)
-    page.mouse.up()
+    drag_along(page, start, end, steps=10)
     page.wait_for_function("() => !document.getElementById('undo').disabled")
     page.check("#brush-off", force=True)
 

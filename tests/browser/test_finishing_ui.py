@@ -396,6 +396,17 @@ def brush_radius(page) -> float:
     )
 
 
+def drag_along(page, start, end, steps: int) -> None:
+    """A mouse drag along the horizontal line from ``start`` to ``end`` (image pixels)."""
+    points = [to_client(page, start[0] + (end[0] - start[0]) * i / steps, start[1])
+              for i in range(steps + 1)]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+
+
 def erased_region(shape, start, end, radius) -> np.ndarray:
     """Pixels well inside the stroke: within 60% of the radius of the segment."""
     ys, xs = np.mgrid[: shape[0], : shape[1]]
@@ -420,14 +431,7 @@ def test_touchup_erase_with_the_mouse_while_zoomed_in(page):
     page.check("#brush-erase", force=True)
     set_range(page, "#brush-softness", 0)
     radius = brush_radius(page)
-    steps = 12
-    points = [to_client(page, start[0] + (end[0] - start[0]) * i / steps, start[1])
-              for i in range(steps + 1)]
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*point)
-    page.mouse.up()
+    drag_along(page, start, end, steps=12)
     page.wait_for_function("() => !document.getElementById('undo').disabled")
     # The live preview shows the edit.
     assert page.locator("#touchup-canvas").is_visible()
