@@ -396,3 +396,29 @@ def test_profile_fallback_without_littlecms(monkeypatch):
     decoded = decode(encode(Image.fromarray(pixels), "PNG", icc_profile=stand_in))
     np.testing.assert_array_equal(decoded.rgb, pixels)
     assert decoded.info["colour"].startswith("unconverted")
+
+
+def test_a_photo_over_the_limit_is_shrunk_to_fit_when_asked():
+    """The page's "Shrink and continue": a whole-factor reduction to within the limit, for
+    JPEG while decoding, upright by EXIF as the full size would be."""
+    limit = 1_000_000
+    for fmt in ("JPEG", "PNG"):
+        image = Image.new("RGB", (1800, 1200), (200, 40, 40))
+        image.paste((40, 40, 200), (0, 0, 900, 1200))  # blue left half: orientation visible
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90 degrees when shown
+        buffer = io.BytesIO()
+        image.save(buffer, fmt, exif=exif.tobytes())
+        data = buffer.getvalue()
+        with pytest.raises(ImageTooLarge):
+            decode(data, max_pixels=limit)
+        shrunk = decode(data, max_pixels=limit, shrink=True)
+        height, width = shrunk.rgb.shape[:2]
+        assert width * height <= limit and shrunk.info["shrunk_from"] == [1800, 1200]
+        assert (width, height) == (600, 900) if fmt == "PNG" else width * height > limit / 4
+        assert width < height  # turned upright, as without shrinking
+        top, bottom = shrunk.rgb[5, width // 2], shrunk.rgb[-5, width // 2]
+        assert top[2] > 150 and bottom[0] > 150  # the blue half is on top after the turn
+    # Far past the limit is a bomb's claim: refused even when asked.
+    with pytest.raises(ImageTooLarge):
+        decode(data, max_pixels=limit // 10, shrink=True)

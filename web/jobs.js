@@ -13,7 +13,7 @@ import {
 // Thrown into a job's callers when a newer job replaced it: they must stay quiet.
 export const SUPERSEDED = Symbol('superseded');
 // Warnings that describe one particular image; a new image makes them stale.
-export const PER_IMAGE_WARNINGS = ['multiple-files', 'animated-first-frame', 'original-not-shown', 'no-image-in-clipboard'];
+export const PER_IMAGE_WARNINGS = ['multiple-files', 'animated-first-frame', 'original-not-shown', 'no-image-in-clipboard', 'shrunk'];
 
 /** Make `request` the current job. Its promise rejects with SUPERSEDED if replaced. */
 export function track(request, kind, onCancel) {
@@ -193,7 +193,7 @@ export async function process(source, { keepView = false } = {}) {
   try {
     request = state.worker.process(
       source.bytes.slice(0),
-      { name: source.name, refineEdges, preview: view, quick },
+      { name: source.name, refineEdges, preview: view, quick, shrink: Boolean(source.shrink) },
       (...args) => ui.progress.update(...args),
       (look) => { if (state.job?.request === request) showInterim(source, look); },
     );
@@ -223,7 +223,12 @@ export async function process(source, { keepView = false } = {}) {
         return;
       }
     }
-    failed(error, () => process(source, { keepView }));
+    // Too large: the error's button shrinks it to fit (the message says when it can).
+    const shrink = error?.code === 'image-too-large';
+    failed(error, () => {
+      if (shrink) source.shrink = true;
+      process(source, { keepView });
+    });
   }
 }
 
@@ -234,7 +239,7 @@ export async function holdShown(label) {
   const [, , refine] = shown.key.split('|');
   const request = state.worker.process(
     shown.source.bytes.slice(0),
-    { name: shown.source.name, refineEdges: refine === 'true' },
+    { name: shown.source.name, refineEdges: refine === 'true', shrink: Boolean(shown.source.shrink) },
     (...args) => ui.progress.update(...args),
   );
   await track(request, 'render');

@@ -112,6 +112,14 @@ export function describeError(error) {
       const { width, height, limit } = details;
       const size = width && height ? `This image is ${width} × ${height} pixels (${(width * height / 1e6).toFixed(0)} megapixels), ` : 'This image is ';
       const max = limit ? `the ${(limit / 1e6).toFixed(0)} megapixel limit` : 'the size limit';
+      // Up to 4 times the limit (offcut.decode's SHRINK_LIMIT) it can be shrunk to fit.
+      if (width && height && limit && width * height <= 4 * limit) {
+        return {
+          text: `${size}larger than ${max} that fits in the browser's memory. Offcut can shrink it to fit and go on; the cutout will then be smaller than the original.`,
+          retry: true,
+          retryLabel: `Shrink to ${(limit / 1e6).toFixed(0)} MP and continue`,
+        };
+      }
       return { text: `${size}larger than ${max} that fits in the browser's memory. Please make it smaller and try again.` };
     }
     case 'image-too-small': {
@@ -197,6 +205,10 @@ export function describeWarning(warning) {
       return { text: 'The clipboard does not contain an image. Copy a picture first, then paste it here.' };
     case 'original-not-shown':
       return { text: 'Your browser cannot display the original of this file type, so only the cutout is shown.' };
+    case 'shrunk': {
+      const [fromWidth, fromHeight] = details.from || [];
+      return { text: `Shrunk from ${fromWidth} × ${fromHeight} to ${details.width} × ${details.height} pixels to fit in memory.` };
+    }
     case 'reloaded-for-threads':
       return { text: 'Offcut reloaded once, before you had picked anything, to use all of your processor’s cores on this site. It will not happen again.' };
     default:

@@ -128,10 +128,10 @@ async function browserDecode(bytes) {
 }
 
 /** Python's decoder first; the browser's when Python cannot read the format. */
-export async function startImage(bytes, model, progress) {
+export async function startImage(bytes, model, progress, { shrink = false } = {}) {
   const record = JSON.stringify(model);
   try {
-    return callPython('start', bytes, record, progress);
+    return callPython('start', bytes, record, progress, shrink);
   } catch (error) {
     if (!(error instanceof WorkerError) || !BROWSER_DECODABLE.has(error.code)) throw error;
     const decoded = await browserDecode(bytes);

@@ -153,6 +153,8 @@ export function showResult(source, result, { keepView, key }) {
   const frames = Number(result.info?.frames) || 1;
   const workerSaidSo = [...ui.notices.shownWarnings].some((code) => /anim|frame/i.test(code));
   if (frames > 1 && !workerSaidSo) ui.notices.warn({ code: 'animated-first-frame', details: { frames } });
+  const from = result.info?.shrunk_from;
+  if (from) ui.notices.warn({ code: 'shrunk', details: { from, width: result.width, height: result.height } });
 
   setState('done');
   announce(`Done: background removed (${result.width} × ${result.height} px).`);

@@ -90,7 +90,8 @@ async function process(id, payload, progress) {
   }
   const target = models.target();
   if (!target) throw new WorkerError('internal', 'no model is loaded');
-  const started = await startImage(new Uint8Array(payload.bytes), target, progress);
+  const started = await startImage(new Uint8Array(payload.bytes), target, progress,
+    { shrink: Boolean(payload.shrink) });
   const input = started.input.slice(); // own copy: the Python heap view may move
   checkCancelled(id);
   const t0Quick = performance.now();

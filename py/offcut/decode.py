@@ -8,6 +8,7 @@ from the file's magic bytes) so the UI can say "HEIC is not supported" rather th
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,7 +163,13 @@ def _normalise_mode(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return to_array(image if mode == "RGB" else image.convert("RGB")), None
 
 
-def decode(data: bytes, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Decoded:
+#: How far past the pixel limit a photo may be and still be shrunk to fit when the user asks:
+#: further is a decompression bomb's claim, not a camera's photo.
+SHRINK_LIMIT = 4
+
+
+def decode(data: bytes, max_pixels: int = MAX_PIXELS, min_side: int = 1, *,
+           shrink: bool = False) -> Decoded:
     """Decode ``data`` (the whole file) into an upright :class:`Decoded`.
 
     Parameters
@@ -173,6 +180,10 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Deco
     min_side : int
         Images with a shorter side raise ImageTooSmall (the pipeline passes
         :data:`MIN_SIDE`; a background photo may be 1x1).
+    shrink : bool
+        A photo over ``max_pixels`` (up to :data:`SHRINK_LIMIT` times it) is reduced by a
+        whole factor to fit instead of refused (JPEG: while decoding); ``info["shrunk_from"]``
+        holds its own size.
 
     Raises
     ------
@@ -185,7 +196,7 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS, min_side: int = 1) -> Deco
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
-        return _decode(data, max_pixels, min_side)
+        return _decode(data, max_pixels, min_side, shrink)
     finally:
         Image.MAX_IMAGE_PIXELS = previous_limit
 
@@ -226,7 +237,7 @@ def _unsupported(data: bytes, image_format: str | None = None) -> UnsupportedFor
     return None
 
 
-def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
+def _decode(data: bytes, max_pixels: int, min_side: int, shrink: bool = False) -> Decoded:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
@@ -239,7 +250,15 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise CorruptImage(f"the image header is damaged: {exc}") from exc
     width, height = image.size
-    check_size(width, height, max_pixels=max_pixels, min_side=min_side)
+    factor = 1
+    if shrink and max_pixels < width * height <= SHRINK_LIMIT * max_pixels:
+        factor = math.ceil(math.sqrt(width * height / max_pixels))
+        while math.ceil(width / factor) * math.ceil(height / factor) > max_pixels:
+            factor += 1
+        if image.format == "JPEG":  # decoded at 1/2, 1/4 or 1/8 already: less memory
+            image.draft(image.mode, (math.ceil(width / factor), math.ceil(height / factor)))
+    else:
+        check_size(width, height, max_pixels=max_pixels, min_side=min_side)
     stored_mode = image.mode
     try:
         frames = getattr(image, "n_frames", 1)
@@ -254,6 +273,8 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
             if unsupported:
                 raise unsupported from exc
         raise CorruptImage(f"the image data is damaged: {exc}") from exc
+    if factor > 1:
+        image = _shrunk(image, width, height, max_pixels, min_side)
     try:
         icc = image.info.get("icc_profile")
         # In place: a copy of the whole image when nothing is to be turned (the common case)
@@ -271,7 +292,29 @@ def _decode(data: bytes, max_pixels: int, min_side: int) -> Decoded:
         "orientation": orientation,
         **colour_info,
     }
+    if factor > 1:
+        info["shrunk_from"] = [int(width), int(height)]
     return Decoded(rgb=rgb, alpha=alpha, icc_profile=colour.srgb_profile(), info=info)
+
+
+def _shrunk(image: Image.Image, width: int, height: int, max_pixels: int,
+            min_side: int) -> Image.Image:
+    """``image`` (loaded; a JPEG maybe drafted smaller already) box-reduced by a whole factor
+    until it holds at most ``max_pixels``; its info (EXIF orientation, profile) is kept."""
+    factor = 1
+    while math.ceil(image.width / factor) * math.ceil(image.height / factor) > max_pixels:
+        factor += 1
+    reduced = image
+    if factor > 1:
+        try:
+            reduced = image.reduce(factor)
+        except ValueError:  # a mode reduce() does not take (palette, bilevel): as RGB(A)
+            has_alpha = "transparency" in image.info or image.mode in ("PA", "LA")
+            reduced = image.convert("RGBA" if has_alpha else "RGB").reduce(factor)
+        reduced.info = dict(image.info)
+        reduced.format = image.format
+    check_size(reduced.width, reduced.height, max_pixels=max_pixels, min_side=min_side)
+    return reduced
 
 
 _GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")

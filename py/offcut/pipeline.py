@@ -169,11 +169,13 @@ class ExportOptions:
         return "png"
 
 
-def start(data: bytes, record: ModelRecord, progress: Progress = _no_progress) -> Job:
-    """Decode ``data`` and build the model input (float32 ``(1, 3, S, S)``)."""
+def start(data: bytes, record: ModelRecord, progress: Progress = _no_progress, *,
+          shrink: bool = False) -> Job:
+    """Decode ``data`` and build the model input (float32 ``(1, 3, S, S)``). ``shrink``: a
+    photo over the pixel limit is reduced to fit (see :func:`offcut.decode.decode`)."""
     t0 = time.perf_counter()
     progress("decode", 0, 1)
-    decoded = decode(data, min_side=MIN_SIDE)
+    decoded = decode(data, min_side=MIN_SIDE, shrink=shrink)
     t1 = time.perf_counter()
     progress("prepare", 0, 1)
     model_input = prepare(decoded.rgb, record)

@@ -52,12 +52,14 @@ def _progress(callback):
 
 
 @_guarded
-def start(data, record_json: str, progress=None) -> dict:
-    """Decode image bytes (a JS Uint8Array) and return the model input as a Float32Array."""
+def start(data, record_json: str, progress=None, shrink: bool = False) -> dict:
+    """Decode image bytes (a JS Uint8Array) and return the model input as a Float32Array.
+    ``shrink``: a photo over the pixel limit is reduced to fit, not refused."""
     # Free the previous image before decoding the next one.
     _state["job"] = _state["cutout"] = None
     record = ModelRecord.from_dict(json.loads(record_json))
-    return _started(pipeline.start(data.to_bytes(), record, _progress(progress)))
+    return _started(pipeline.start(data.to_bytes(), record, _progress(progress),
+                                   shrink=bool(shrink)))
 
 
 @_guarded

@@ -31,6 +31,7 @@ export class Notices {
     this.details.hidden = !described.technical;
     this.details.open = false;
     this.retry.hidden = !(described.retry && canRetry);
+    this.retry.textContent = described.retryLabel || 'Retry';
     this.panel.hidden = false;
     return true;
   }
