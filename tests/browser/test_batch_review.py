@@ -124,7 +124,13 @@ def test_thumbnails_are_at_least_96_px_and_small_renders(desktop, tmp_path):
     page = desktop
     sizes = thumb_sizes(page)
     assert len(sizes) == 3 and all(w >= 96 and h >= 96 for w, h in sizes), sizes
-    # Small renders (blob URLs of a couple hundred pixels), not the full-size files.
+    # Small renders (blob URLs of a couple hundred pixels), not the full-size files. They are
+    # made one at a time after the results (a row shows its photo until then): wait for them.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#batch-list li img')].every(i => i.complete"
+        " && i.naturalWidth > 0 && Math.max(i.naturalWidth, i.naturalHeight) <= 192)",
+        timeout=60_000,
+    )
     natural = page.evaluate(
         "() => [...document.querySelectorAll('#batch-list li img')]"
         ".map(i => [i.src.slice(0, 5), Math.max(i.naturalWidth, i.naturalHeight)])"
