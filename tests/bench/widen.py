@@ -145,11 +145,25 @@ def main() -> None:
     parser.add_argument("--photo", type=Path,
                         default=ROOT.parent / "shared" / "data" / "dev" / "images" / "046.jpg")
     parser.add_argument("--order", default="served@plain,widened@plain",
-                        help="variants (served|widened@plain|jsep), in run order")
+                        help="variants (served|float16|widened@plain|jsep), in run order")
     parser.add_argument("--options", default=",".join(MEMORY_OPTIONS),
                         help="--memory: which session options, from " + ", ".join(MEMORY_OPTIONS))
     args = parser.parse_args()
     feed = model_input(args.model, args.photo)
+    float16 = build.DIST / "bench-float16.onnx"
+    if "float16" in args.order:
+        from offcut import fetch
+
+        raw = load_records(ROOT / "models")[args.model].raw
+        source = fetch.model_file(raw, ROOT / ".cache").read_bytes()
+        float16.write_bytes(fetch.served_model(source, raw, quantize=False))
+    try:
+        run(args, feed)
+    finally:
+        float16.unlink(missing_ok=True)
+
+
+def run(args: argparse.Namespace, feed: str) -> None:
     from playwright.sync_api import sync_playwright
 
     server = build.make_server(port=0)
