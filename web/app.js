@@ -16,7 +16,7 @@ import { Sections } from './ui/sections.js';
 import { registerServiceWorker } from './ui/service-worker.js';
 import { TouchUp } from './ui/touchup.js';
 import { CompareViewer } from './ui/viewer.js';
-import { startEngine, switchModel } from './engine.js';
+import { firstStart, startEngine, switchModel } from './engine.js';
 import {
   acceptFile, cancelByUser, failed, openBatchItem, PER_IMAGE_WARNINGS, refineChanged, runBatchItem, startBatch,
 } from './jobs.js';
@@ -192,6 +192,7 @@ fetch('./models/index.json').then((response) => response.json())
   .then((index) => { if (!state.ready) options.showRecords(index); })
   .catch(() => {}); // the engine's start fills them in too
 ui.isolation = registerServiceWorker({
+  after: firstStart,
   // A reload for cross-origin isolation loses nothing only while nothing is loaded: no model
   // download running (it would start over), no photo picked, shown or being worked on.
   idle: () => !state.booting && !state.job && !state.shown && !state.queued && !batch.open,

@@ -24,7 +24,7 @@ export class OffcutError extends Error {
 const RESTART_ON_CANCEL = new Set(['process', 'render', 'refinish']);
 // ...unless the worker said it is only waiting for a model download (model-host.js waitForModel):
 // then it handles the cancel itself, and the download goes on.
-const WAITING_STAGES = new Set(['model-wait', 'model-download', 'model-verify']);
+const WAITING_STAGES = new Set(['model-wait', 'model-queued', 'model-download', 'model-verify']);
 // A failed WebGPU backend is not tried again by a restarted worker.
 const WEBGPU_GAVE_UP = new Set(['webgpu-failed', 'webgpu-slow']);
 

@@ -44,6 +44,12 @@ function onWarning(warning) {
 }
 
 /** (Re)start the worker and load the chosen model; `then` runs once it is ready. */
+let firstStartSettled;
+/** Settles when the page's first engine start has (ready or failed): on a first visit the
+ *  service worker registers then (ui/service-worker.js), so that its precache finds the
+ *  runtime in the HTTP cache instead of downloading it a second time beside the worker. */
+export const firstStart = new Promise((resolve) => { firstStartSettled = resolve; });
+
 export async function startEngine({ then } = {}) {
   cancelJob({ revert: false });
   state.worker?.terminate();
@@ -75,6 +81,7 @@ export async function startEngine({ then } = {}) {
   const request = worker.init(modelId, (...args) => { if (!state.job) ui.progress.update(...args); },
     engineOptions());
   state.booting = request;
+  request.then(firstStartSettled, firstStartSettled);
   try {
     const result = await request;
     if (state.worker !== worker) return; // a newer start replaced this one

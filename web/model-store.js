@@ -51,7 +51,9 @@ async function download(entry, progress, signal) {
     const url = new URL(part.url, self.location.href).href;
     let response;
     try {
-      response = await fetch(url, { signal, cache: 'no-cache' });
+      // Not through the HTTP cache: the bytes are kept in IndexedDB, and 46 MB passing through
+      // it would push out the runtime a first visit's service worker takes from there.
+      response = await fetch(url, { signal, cache: 'no-store' });
     } catch (error) {
       if (error.name === 'AbortError') throw error;
       throw new StoreError('download-failed', `${url}: ${error.message}`, { url });
@@ -93,8 +95,10 @@ async function matches(record, entry) {
 /**
  * The verified bytes of a model. Resolves {bytes: Uint8Array, cached: boolean}.
  * `warn(code, message)` reports cache problems; they never stop the model from loading.
+ * `beforeDownload()`, when given, is awaited only when the model must be downloaded (not
+ * when a verified copy is cached): the caller's way to let more urgent bytes go first.
  */
-export async function loadModel(entry, { progress, signal, warn }) {
+export async function loadModel(entry, { progress, signal, warn, beforeDownload = null }) {
   let db = null;
   try {
     db = await openDatabase();
@@ -115,6 +119,11 @@ export async function loadModel(entry, { progress, signal, warn }) {
   }
   let bytes;
   try {
+    if (beforeDownload) {
+      progress('model-queued', 0, 1);
+      await beforeDownload();
+      if (signal.aborted) throw new DOMException('cancelled', 'AbortError');
+    }
     bytes = await download(entry, progress, signal);
     // Said once the fresh copy is here: offline, the error alone tells what happened (a
     // notice that a copy "is being downloaded" beside it contradicted it, and outlived it).

@@ -174,13 +174,12 @@ async function reusable(earlier, path, seen) {
   return null;
 }
 
-/** Fill this build's cache: an entry already there and right stays, a file an earlier build
- *  had with the same bytes is copied, and only the rest is downloaded. */
-/** Fetch `path`, letting the HTTP cache answer (the page may have just loaded it): the hash
+/** Fetch `path`, letting the HTTP cache answer whatever its freshness (a first visit's page
+ *  has just loaded it, and a host's `no-cache` would make it a second download): the hash
  *  decides, and a stale or damaged copy is fetched once more past it. Keeps it; resolves like
  *  refetch. */
 async function fetchToKeep(cache, path) {
-  const first = await fetch(keyFor(path)).catch(() => null);
+  const first = await fetch(keyFor(path), { cache: 'force-cache' }).catch(() => null);
   const body = await verifiedBody(first, path);
   if (!body) return refetch(cache, path);
   await keep(cache, path, body, first.headers);
@@ -199,14 +198,24 @@ async function hardwareGpu() {
   }
 }
 
+/** Fill this build's cache: an entry already there and right stays, a file an earlier build
+ *  had with the same bytes is copied, and only the rest is fetched. */
 async function install() {
   const cache = await caches.open(CACHE);
   const earlier = await earlierCaches();
   const gpu = LAZY.size ? await hardwareGpu() : false;
   await Promise.all(Object.keys(FILES).map(async (path) => {
-    // This build's cache may exist already (sw.js changed, the files did not).
+    // This build's cache may exist already (sw.js changed, the files did not), or hold what
+    // a first visit's page put there from its HTTP cache (ui/service-worker.js, seedCache).
+    // The page's entries are network responses: stored again as this worker stores a file,
+    // with the security headers and no URL of their own (a cached index.html answering
+    // '/?shared=1' must not claim to be '/').
     const own = await cache.match(keyFor(path));
-    if (own && isolated(own) && await verifiedBody(own, path)) return;
+    const ownBody = own ? await verifiedBody(own.clone(), path) : null;
+    if (ownBody) {
+      if (!isolated(own) || own.url !== '') await keep(cache, path, ownBody, own.headers);
+      return;
+    }
     const seen = { any: false };
     const kept = await reusable(earlier, path, seen);
     if (kept) {

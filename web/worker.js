@@ -61,6 +61,7 @@ async function start(id, payload, progress) {
   // meanwhile waits for Python only (see process), not for the model.
   boot.python = bootPython(progress, { controlled: Boolean(payload.controlled) });
   boot.python.catch(() => {}); // awaited below; a failure before then must not go unhandled
+  models.downloadAfter(boot.python);
   boot.prelude = (async () => {
     await models.startOrt();
     models.setModels(await indexPromise);

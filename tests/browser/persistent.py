@@ -76,4 +76,4 @@ def wait_for_service_worker(page) -> None:
     """Until the service worker has installed (cached and checked every file) and controls
     the page."""
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)

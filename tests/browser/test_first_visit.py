@@ -55,7 +55,7 @@ def test_a_photo_picked_at_once_is_never_lost_to_the_reload(browser, plain_host,
     # Picked while the engine starts, long before the service worker has taken control.
     page.set_input_files("#file-input", str(photo))
     wait_for_state(page, "done")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)
     page.wait_for_timeout(1500)  # a reload, if one came, would have replaced the document
     assert page.evaluate("window.sameDocument === true"), "the page reloaded under the photo"
     assert page.evaluate("document.body.dataset.state") == "done"
@@ -106,7 +106,7 @@ def test_a_first_visit_says_what_it_downloads_and_a_return_visit_does_not(browse
         kept = sum(len(context.request.get(f"{base_url}/{name}").body())
                    for name in precache["files"] if name not in precache["lazy"])
         assert app_bytes - kept == len(context.request.get(base_url + "/sw.js").body())
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)
         page.reload()
         wait_for_state(page, "ready")
         assert note.is_hidden()  # everything comes from this device now

@@ -180,7 +180,7 @@ def test_a_photo_shared_to_offcut_opens_in_it_and_is_never_uploaded(browser, bas
         page = context.new_page()
         page.goto(base_url + "/")
         wait_for_state(page, "ready")
-        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=120_000)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=120_000)
         manifest = context.request.get(base_url + "/manifest.webmanifest").json()
         target = manifest["share_target"]
         assert target["method"] == "POST" and target["params"]["files"][0]["name"] == "photo"

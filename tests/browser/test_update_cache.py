@@ -236,7 +236,7 @@ def test_webgpu_files_are_kept_verified_once_used_and_repaired_like_the_others(
     try:
         page = context.new_page()
         page.goto(site.url + "/NOTICES.txt")
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
         # Offline before first use: not kept, so not there; said like a damaged file.
         site.stop()
         assert page.evaluate(FETCH, "/ort/ort.min.mjs") == {

@@ -133,4 +133,22 @@ export function setUpInput({ onFile, onFiles, onNotImage, onNoImageInClipboard }
     if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) return;
     onNoImageInClipboard();
   });
+
+  // A photo given before this ran (boot-check.js kept a drop or paste; a picker keeps its
+  // own): taken now, so a slow first visit never loses it.
+  const early = window.offcutEarly;
+  if (early) {
+    early.taken = true;
+    if (early.files.length) takeMany(early.files);
+    early.files = [];
+  }
+  if (picker.files?.length) {
+    take(picker.files);
+    picker.value = '';
+  }
+  for (const input of [batchPicker, folderPicker]) {
+    if (!input?.files?.length) continue;
+    takeMany(input.files);
+    input.value = '';
+  }
 }

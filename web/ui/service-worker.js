@@ -9,16 +9,23 @@
 // next one is isolated. Guarded by sessionStorage so it can never loop.
 
 const RELOAD_FLAG = 'offcut.reloaded-for-isolation';
+// A first visit registers the service worker once the engine has started, or after this.
+const FIRST_VISIT_WAIT_MS = 60_000;
 
 /**
  * @param {object} hooks
+ *   after: a promise; on a first visit (no service worker controls the page) registration
+ *   waits for it, at most FIRST_VISIT_WAIT_MS: the worker's precache would otherwise download
+ *   the runtime a second time while the app's own requests for it are under way;
  *   idle() -> true while a reload would lose nothing (see above; the app knows);
  *   onReload(), called just before the page reloads (to say why);
  *   onReloaded(), called once on the load that follows such a reload.
  * @returns {{settled: () => void}} call `settled()` when the app may have become idle (a
  *   download ended): a reload that was waiting happens then, if the page is still untouched.
  */
-export function registerServiceWorker({ idle = () => true, onReload = () => {}, onReloaded = () => {} } = {}) {
+export function registerServiceWorker({
+  after = null, idle = () => true, onReload = () => {}, onReloaded = () => {},
+} = {}) {
   const container = navigator.serviceWorker;
   const none = { settled() {} };
   if (!container) return none; // not supported, or not a secure context: the app still works
@@ -56,8 +63,33 @@ export function registerServiceWorker({ idle = () => true, onReload = () => {}, 
       reloadIfIdle();
     }, { once: true });
   }
-  container.register('./sw.js', { scope: './' }).catch(() => {
+  const register = () => container.register('./sw.js', { scope: './' }).catch(() => {
     // No service worker (e.g. a plain file server in development): single-threaded, online only.
   });
+  if (container.controller || !after) {
+    register(); // a return visit: the new build's worker finds most files in the old cache
+  } else {
+    const waited = new Promise((resolve) => { setTimeout(resolve, FIRST_VISIT_WAIT_MS); });
+    Promise.race([after, waited]).then(seedCache).catch(() => {}).finally(register);
+  }
   return { settled: reloadIfIdle };
+}
+
+/** A first visit's page has just loaded the runtime; the service worker's install would
+ *  download it again (its fetches do not share the page's HTTP cache in Chromium). So the
+ *  files the HTTP cache holds are put in the worker's cache (sw.js's `offcut-<build>`) first,
+ *  never from the network (`only-if-cached`); the install checks each against the build's
+ *  SHA-256 as it would a download, and fetches the rest. */
+async function seedCache() {
+  if (!globalThis.caches) return;
+  const root = new URL('./', location.href);
+  const manifest = await (await fetch(new URL('precache.json', root), { cache: 'force-cache' })).json();
+  const cache = await caches.open(`offcut-${manifest.build}`);
+  const lazy = new Set(manifest.lazy || []);
+  await Promise.all(manifest.files.filter((path) => !lazy.has(path)).map(async (path) => {
+    const url = new URL(path === 'index.html' ? '' : path, root).href; // sw.js's keyFor
+    const response = await fetch(url, { cache: 'only-if-cached', mode: 'same-origin' })
+      .catch(() => null);
+    if (response?.ok) await cache.put(url, response).catch(() => {});
+  }));
 }
