@@ -156,6 +156,11 @@ def visit(base: str, link: Link, photo: Path) -> dict:
             timings = page.locator("#result-timings").text_content() or ""
             model = page.evaluate("() => document.querySelector('input[name=model]:checked')"
                                   "?.value")
+            # The visit's whole cost: until the service worker has installed (offline-ready).
+            page.wait_for_function("() => navigator.serviceWorker.controller !== null",
+                                   timeout=600_000)
+            page.wait_for_timeout(1000)
+            installed_epoch = time.time()
         finally:
             context.close()
     shown_epoch = origin + look["shown"] / 1000 if look and look["shown"] is not None else None
@@ -165,6 +170,7 @@ def visit(base: str, link: Link, photo: Path) -> dict:
               "bytes_by_accepts": link.at(accepts_epoch),
               "bytes_by_first_cutout": link.at(shown_epoch) if shown_epoch else None,
               "bytes_by_result": link.at(done_epoch),
+              "bytes_by_install": link.at(installed_epoch),
               "files_by_first_cutout": link.files_by(shown_epoch) if shown_epoch else None,
               "requests": len(link.files)}
     return result
@@ -215,6 +221,7 @@ def main() -> None:
     print(f"first cutout on screen: {'-' if first is None else f'{first:.2f} s'}, "
           f"{moved(result['bytes_by_first_cutout'])}")
     print(f"result: {result['result_s']:.2f} s, {moved(result['bytes_by_result'])}")
+    print(f"service worker installed, whole visit: {moved(result['bytes_by_install'])}")
     if result["files_by_first_cutout"]:
         print("most bytes by the first cutout: " + ", ".join(
             f"{name} {size / mib:.1f}" for name, size in result["files_by_first_cutout"]))
