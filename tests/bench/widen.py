@@ -145,22 +145,33 @@ def main() -> None:
     parser.add_argument("--photo", type=Path,
                         default=ROOT.parent / "shared" / "data" / "dev" / "images" / "046.jpg")
     parser.add_argument("--order", default="served@plain,widened@plain",
-                        help="variants (served|float16|widened@plain|jsep), in run order")
+                        help="variants (served|float16|widened|--file NAME, @plain|jsep), in order")
+    parser.add_argument("--file", action="append", default=[], metavar="NAME=PATH",
+                        help="an ONNX file to run as variant NAME (e.g. NAME@plain)")
     parser.add_argument("--options", default=",".join(MEMORY_OPTIONS),
                         help="--memory: which session options, from " + ", ".join(MEMORY_OPTIONS))
     args = parser.parse_args()
     feed = model_input(args.model, args.photo)
-    float16 = build.DIST / "bench-float16.onnx"
+    # Files the variants name, put in dist/ for the run: 'float16' (the patched float16 file
+    # the served one is made from) and each --file NAME=PATH.
+    extra = {}
+    for item in args.file:
+        name, path = item.split("=", 1)
+        extra[build.DIST / f"bench-{name}.onnx"] = Path(path).read_bytes()
     if "float16" in args.order:
         from offcut import fetch
 
         raw = load_records(ROOT / "models")[args.model].raw
         source = fetch.model_file(raw, ROOT / ".cache").read_bytes()
-        float16.write_bytes(fetch.served_model(source, raw, quantize=False))
+        extra[build.DIST / "bench-float16.onnx"] = fetch.served_model(source, raw,
+                                                                      quantize=False)
     try:
+        for target, data in extra.items():
+            target.write_bytes(data)
         run(args, feed)
     finally:
-        float16.unlink(missing_ok=True)
+        for target in extra:
+            target.unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace, feed: str) -> None:

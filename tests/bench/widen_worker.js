@@ -1,5 +1,5 @@
 // tests/bench/widen.py's worker: the A/B runs, where the app runs ORT (a module worker).
-// A variant is 'served', 'float16' (the file the served one is made from) or 'widened', then '@plain' (ort.wasm.min.mjs, the app's WASM build) or
+// A variant is 'served', 'widened' or a file's name (see below), then '@plain' (ort.wasm.min.mjs, the app's WASM build) or
 // '@jsep' (ort.min.mjs, the build the app uses for WebGPU); one build per worker.
 const BUNDLES = { plain: '/ort/ort.wasm.min.mjs', jsep: '/ort/ort.min.mjs' };
 onmessage = async ({ data: { modelId, rounds, origin, input, runs = 2, pause = 0, variants = ['served@plain', 'widened@plain'], options = {} } }) => {
@@ -14,18 +14,22 @@ onmessage = async ({ data: { modelId, rounds, origin, input, runs = 2, pause = 0
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) { bytes.set(p, offset); offset += p.length; }
-  // 'float16': the patched float16 file the served int8 one is made from (widen.py puts it
-  // at /bench-float16.onnx for the run).
-  const float16 = variants.some((v) => v.startsWith('float16'))
-    ? new Uint8Array(await (await fetch(at('/bench-float16.onnx'))).arrayBuffer()) : null;
+  // Any other name: a file widen.py put at /bench-NAME.onnx for the run ('float16': the
+  // patched float16 file the served int8 one is made from; --file NAME=PATH: any file).
+  const files = {};
+  for (const variant of variants) {
+    const name = variant.split('@')[0];
+    if (name === 'served' || name === 'widened' || files[name]) continue;
+    files[name] = new Uint8Array(await (await fetch(at(`/bench-${name}.onnx`))).arrayBuffer());
+  }
   const side = entry.input.size;
   const rows = [];
   const outputs = {};
   for (let round = 0; round < rounds; round += 1) {
     for (const variant of variants) {
       const t0 = performance.now();
-      const model = variant.startsWith('widened') ? widenFloat16(bytes)
-        : variant.startsWith('float16') ? float16 : bytes;
+      const name = variant.split('@')[0];
+      const model = name === 'widened' ? widenFloat16(bytes) : files[name] || bytes;
       const t1 = performance.now();
       const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all', ...options });
       const t2 = performance.now();
