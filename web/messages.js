@@ -40,7 +40,7 @@ export function stageLabel(stage, model) {
     case 'packages': return 'Loading image libraries';
     case 'model-download': return `Downloading the ${name}`;
     case 'model-verify': return `Checking the ${name} download`;
-    case 'model-queued': return `The ${name} downloads once the engine is in`;
+    case 'model-queued': return `Starting the engine; the ${name} downloads next`;
     case 'model-wait': return `Waiting for the ${name}`;
     case 'quick': return 'Taking a first look';
     case 'session': return `Preparing the ${name}`;
