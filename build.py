@@ -153,28 +153,33 @@ def build_pyodide(modules: Path, out: Path) -> list[dict]:
     return shipped
 
 
-#: Builds the served model in a Python that has numpy (the int8 weights need it), when the
-#: one running build.py has none: the file lands in .cache/models, where the CLI looks too.
+#: The backends' files, in the order they are listed in models/index.json.
+BACKENDS = ("gpu", "cpu")
+
+#: Builds the served models in a Python that has numpy (int8 weights need it), when the one
+#: running build.py has none: the files land in .cache/models, where the CLI looks too.
 SERVED_MODEL_PY = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from offcut import fetch
-fetch.runtime_model(json.loads(Path(sys.argv[2]).read_text()), Path(sys.argv[3]))
+for backend in sys.argv[4:]:
+    fetch.runtime_model(json.loads(Path(sys.argv[2]).read_text()), Path(sys.argv[3]), backend)
 """
 
 
-def served_model(record: dict) -> Path:
-    """The file the browser gets for ``record`` (fetched, patched, its weights made int8 where
-    the record says so), checked against its pinned hash and kept in ``.cache/models``."""
+def served_models(record: dict) -> dict[str, Path]:
+    """The files the browser gets for ``record``, by backend (``gpu``: WebGPU, ``cpu``: WASM;
+    the same file when the record has no CPU form): fetched, patched, made int8 where the
+    record says so, checked against their pinned hashes and kept in ``.cache/models``."""
     try:
         import numpy  # noqa: F401  (only to know whether this Python can build it)
     except ImportError:
         if record.get("served", {}).get("weights"):
             fetch.model_file(record, CACHE)  # the download, reported by this process
             run([numpy_python(), "-c", SERVED_MODEL_PY, str(ROOT / "py"),
-                 str(ROOT / "models" / f"{record['id']}.json"), str(CACHE)])
-    return fetch.runtime_model(record, CACHE)
+                 str(ROOT / "models" / f"{record['id']}.json"), str(CACHE), *BACKENDS])
+    return {backend: fetch.runtime_model(record, CACHE, backend) for backend in BACKENDS}
 
 
 def numpy_python() -> str:
@@ -192,22 +197,35 @@ def numpy_python() -> str:
     return str(python)
 
 
+def model_parts(data: bytes, folder: Path, prefix: str = "") -> list[dict]:
+    """``data`` written as numbered parts in ``folder``; their URLs and sizes."""
+    parts = []
+    for number, offset in enumerate(range(0, len(data), MODEL_PART_BYTES)):
+        chunk = data[offset : offset + MODEL_PART_BYTES]
+        name = f"{prefix}{number:03d}.bin"
+        (folder / name).write_bytes(chunk)
+        parts.append({"url": f"models/{folder.name}/{name}", "bytes": len(chunk)})
+    return parts
+
+
 def build_models(out: Path) -> list[dict]:
-    """Each model verified, split into parts, and described in models/index.json."""
+    """Each model verified, split into parts, and described in models/index.json. A model
+    with a CPU form (int8 compute) lists it under ``cpu``: what the page's WASM backend
+    downloads instead of the main file, which WebGPU runs."""
     index = []
     for record in load_records():
-        data = served_model(record).read_bytes()
+        files = served_models(record)
+        data = files["gpu"].read_bytes()
         folder = out / record["id"]
         folder.mkdir(parents=True)
-        parts = []
-        for number, offset in enumerate(range(0, len(data), MODEL_PART_BYTES)):
-            chunk = data[offset : offset + MODEL_PART_BYTES]
-            name = f"{number:03d}.bin"
-            (folder / name).write_bytes(chunk)
-            parts.append({"url": f"models/{record['id']}/{name}", "bytes": len(chunk)})
         # The browser verifies what it is served; the source hash stays for the notices.
-        index.append({**record, "source_sha256": record["sha256"], "sha256": sha256_hex(data),
-                      "parts": parts})
+        entry = {**record, "source_sha256": record["sha256"], "sha256": sha256_hex(data),
+                 "parts": model_parts(data, folder)}
+        if files["cpu"] != files["gpu"]:
+            cpu = files["cpu"].read_bytes()
+            entry["cpu"] = {"sha256": sha256_hex(cpu), "bytes": len(cpu),
+                            "parts": model_parts(cpu, folder, "cpu-")}
+        index.append(entry)
     (out / "index.json").write_text(json.dumps(index, indent=1))
     return index
 

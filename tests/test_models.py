@@ -53,14 +53,18 @@ def test_patched_model_gives_bit_identical_outputs(path, records):
 
 @pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
 def test_served_file_is_pinned_at_each_step(path, tmp_path):
-    """With int8 weights, the patched float16 file and the int8 one each have a pin; the CLI's
-    file (runtime_model) is the last step's, byte for byte what the build serves."""
+    """With int8 weights, the patched float16 file and the int8 one each have a pin; WebGPU's
+    file (runtime_model 'gpu') is the last step's, byte for byte what the build serves. A CPU
+    form has its own pin, and is the file the CLI runs."""
     raw = json.loads(path.read_text())
     served = raw["served"]
     source = fetch.model_file(raw, CACHE).read_bytes()
     patched = fetch.served_model(source, raw, quantize=False)
-    final = fetch.runtime_model(raw, CACHE).read_bytes()
+    final = fetch.runtime_model(raw, CACHE, "gpu").read_bytes()
     assert hashlib.sha256(final).hexdigest() == served["sha256"]
+    cpu = fetch.runtime_model(raw, CACHE, "cpu")
+    assert fetch.sha256_file(cpu) == (served["cpu"]["sha256"] if "cpu" in served
+                                      else served["sha256"])
     if served.get("weights"):
         assert served["weights"] == "int8-per-channel"
         assert hashlib.sha256(patched).hexdigest() == served["patched_sha256"]
@@ -72,6 +76,10 @@ def test_served_file_is_pinned_at_each_step(path, tmp_path):
         wrong = {**raw, "served": {**served, "sha256": "0" * 64}}
         with pytest.raises(fetch.FetchError, match="int8 model"):
             fetch.served_model(source, wrong)
+    if "cpu" in served:
+        wrong = {**raw, "served": {**served, "cpu": {**served["cpu"], "sha256": "0" * 64}}}
+        with pytest.raises(fetch.FetchError, match="CPU model"):
+            fetch.cpu_model(source, wrong)
 
 
 def test_tampered_bytes_are_refused():

@@ -136,12 +136,25 @@ async function webgpuAdapter() {
 
 const isFallbackAdapter = (adapter) => Boolean(adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter);
 
-async function createSession(bytes) {
-  const { ort } = state;
+/** Whether this worker's session will be WebGPU's: a hardware adapter (or any, when the
+ *  user forces WebGPU). Known before the download: the backends run different files. */
+async function plansGpu() {
   const adapter = state.preferred === 'wasm' ? null : await webgpuAdapter();
-  const wantGpu = Boolean(adapter) && (state.preferred === 'webgpu' || !isFallbackAdapter(adapter));
+  if (!adapter && state.preferred === 'webgpu') warn('webgpu-failed', 'no WebGPU adapter; using WASM');
+  return Boolean(adapter) && (state.preferred === 'webgpu' || !isFallbackAdapter(adapter));
+}
+
+/** The file of `entry` that a backend runs. A model with a CPU form (`cpu` in
+ *  models/index.json: int8 compute, about twice as fast on WASM) gives WASM that one; WebGPU
+ *  has no int8 kernels and gets the main file. Each file is cached under its own key. */
+export function fileFor(entry, gpu) {
+  if (gpu || !entry.cpu) return entry;
+  return { ...entry, ...entry.cpu, storeKey: `${entry.id}:cpu` };
+}
+
+async function createSession(bytes, gpu) {
   state.gpuUnproven = false;
-  if (wantGpu) {
+  if (gpu) {
     try {
       state.session = await remoteSession(bytes, 'webgpu');
       state.backend = 'webgpu';
@@ -149,10 +162,9 @@ async function createSession(bytes) {
       state.gpuUnproven = state.preferred === 'auto';
       return;
     } catch (error) {
+      // The WebGPU file runs on WASM too (at float speed): no second download.
       warn('webgpu-failed', `WebGPU session failed, using WASM: ${error.message}`);
     }
-  } else if (state.preferred === 'webgpu') {
-    warn('webgpu-failed', 'no WebGPU adapter; using WASM');
   }
   state.session = await remoteSession(bytes, 'wasm');
   state.backend = 'wasm';
@@ -208,8 +220,10 @@ async function setModel(id, modelId, progress) {
   const controller = new AbortController();
   controllers.set(id, controller);
   let loaded;
+  let gpu = false;
   try {
-    loaded = await loadModel(entry, {
+    gpu = await plansGpu();
+    loaded = await loadModel(fileFor(entry, gpu), {
       progress: report,
       signal: controller.signal,
       warn,
@@ -241,7 +255,7 @@ async function setModel(id, modelId, progress) {
   if (state.session) await state.session.release().catch(() => {});
   state.session = null;
   state.model = null;
-  await createSession(loaded.bytes);
+  await createSession(loaded.bytes, gpu);
   state.model = entry;
   // Kept only where a WASM session may still be needed (IS-Net: 88 MB of JS heap otherwise).
   state.modelBytes = state.backend === 'webgpu' ? loaded.bytes : null;
@@ -344,7 +358,7 @@ export async function run(entry, input, shape) {
     if (state.backend !== 'webgpu') throw new WorkerError('model-failed', error.message);
     warn('webgpu-failed', `WebGPU run failed, using WASM: ${error.message}`);
     state.preferred = 'wasm';
-    await createSession(state.modelBytes);
+    await createSession(state.modelBytes, false);
     state.modelBytes = null; // moved to the WASM session
     output = await runModel(input, shape);
   }

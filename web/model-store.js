@@ -99,6 +99,8 @@ async function matches(record, entry) {
  * when a verified copy is cached): the caller's way to let more urgent bytes go first.
  */
 export async function loadModel(entry, { progress, signal, warn, beforeDownload = null }) {
+  // One record per file: a model's CPU and WebGPU files are kept side by side.
+  const key = entry.storeKey ?? entry.id;
   let db = null;
   try {
     db = await openDatabase();
@@ -107,14 +109,14 @@ export async function loadModel(entry, { progress, signal, warn, beforeDownload 
   }
   let damaged = false;
   if (db) {
-    const cached = await withStore(db, 'readonly', (s) => s.get(entry.id)).catch(() => null);
+    const cached = await withStore(db, 'readonly', (s) => s.get(key)).catch(() => null);
     if (cached) {
       progress('model-verify', 0, 1);
       const ok = await matches(cached, entry);
       progress('model-verify', 1, 1);
       if (ok) return { bytes: new Uint8Array(cached.bytes), cached: true };
       damaged = true;
-      await withStore(db, 'readwrite', (s) => s.delete(entry.id)).catch(() => {});
+      await withStore(db, 'readwrite', (s) => s.delete(key)).catch(() => {});
     }
   }
   let bytes;
@@ -145,7 +147,7 @@ export async function loadModel(entry, { progress, signal, warn, beforeDownload 
   if (db) {
     try {
       await withStore(db, 'readwrite',
-        (s) => s.put({ id: entry.id, sha256: entry.sha256, bytes: bytes.buffer, savedAt: Date.now() }));
+        (s) => s.put({ id: key, sha256: entry.sha256, bytes: bytes.buffer, savedAt: Date.now() }));
     } catch (error) {
       const full = error && (error.name === 'QuotaExceededError' || /quota/i.test(error.message));
       warn(full ? 'storage-full' : 'storage-unavailable', `could not cache ${entry.id}: ${error && error.message}`);

@@ -70,10 +70,12 @@ async function start(id, payload, progress) {
   const pythonTimings = await boot.python;
   return {
     ...model,
-    // `downloadBytes`: what the served file's parts weigh (Best's int8 file is half its
-    // source's `bytes`); the page shows it where the user chooses a model.
-    models: models.models().map(({ parts, ...record }) => ({
-      ...record, downloadBytes: parts.reduce((sum, part) => sum + part.bytes, 0),
+    // `downloadBytes`: what the parts of the file this backend runs weigh (Best's int8 files
+    // are half its source's `bytes`); the page shows it where the user chooses a model.
+    models: models.models().map(({ parts, cpu, ...record }) => ({
+      ...record,
+      downloadBytes: models.fileFor({ parts, cpu }, models.backend() === 'webgpu').parts
+        .reduce((sum, part) => sum + part.bytes, 0),
     })),
     smallestModelId: models.smallestModel().id,
     crossOriginIsolated: self.crossOriginIsolated,

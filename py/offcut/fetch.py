@@ -183,16 +183,49 @@ def served_model(data: bytes, record: dict, quantize: bool = True) -> bytes:
                         f"int8 model {record['id']}", "build")
 
 
-def runtime_model(record: dict, cache: Path) -> Path:
-    """The served model (:func:`served_model`) as a file in ``cache/models/``, checked against
-    its pinned hash: the CLI runs the very bytes the browser runs."""
+def cpu_model(data: bytes, record: dict, models_dir: Path | None = None) -> bytes:
+    """The model bytes for CPU backends (the page's WASM, the CLI's onnxruntime): the static
+    QDQ file (int8 compute, :mod:`offcut.onnx_qdq`) when ``served.cpu`` names one, else what
+    :func:`served_model` gives. WebGPU gets :func:`served_model`'s file: it has no int8 kernels.
+
+    ``models_dir`` holds ``served.cpu.activations`` (default: the records' folder)."""
+    cpu = (record.get("served") or {}).get("cpu")
+    if not cpu:
+        return served_model(data, record)
+    if cpu.get("form") != "qdq-uint8":
+        raise FetchError(f"unknown CPU model form {cpu.get('form')!r} for {record['id']}")
+    import json
+
+    from offcut.onnx_qdq import quantize_static
+    from offcut.records import default_models_dir
+
+    table_path = Path(models_dir or default_models_dir()) / cpu["activations"]
+    table = json.loads(table_path.read_text())["activations"]
+    patched = served_model(data, record, quantize=False)
+    built = quantize_static(patched, {k: (float(v[0]), int(v[1])) for k, v in table.items()})
+    return check_sha256(built, cpu["sha256"], f"CPU model {record['id']}", "build")
+
+
+def runtime_model(record: dict, cache: Path, backend: str = "cpu") -> Path:
+    """The model file a backend runs, as a file in ``cache/models/``, checked against its
+    pinned hash: the CLI runs the very bytes the browser runs.
+
+    ``backend``: ``"cpu"`` (onnxruntime natively, or WASM: :func:`cpu_model`) or ``"gpu"``
+    (WebGPU: :func:`served_model`)."""
     served = record.get("served")
     if not served:
         return model_file(record, cache)
-    target = cache / "models" / f"{Path(record['file']).stem}.served.onnx"
-    if target.exists() and sha256_file(target) == served["sha256"]:
+    if backend not in ("cpu", "gpu"):
+        raise ValueError(f"unknown backend {backend!r}")
+    cpu = served.get("cpu") if backend == "cpu" else None
+    stem = Path(record["file"]).stem
+    target = cache / "models" / (f"{stem}.cpu.onnx" if cpu else f"{stem}.served.onnx")
+    expected = cpu["sha256"] if cpu else served["sha256"]
+    if target.exists() and sha256_file(target) == expected:
         return target
-    data = served_model(model_file(record, cache).read_bytes(), record)
+    source = model_file(record, cache).read_bytes()
+    data = cpu_model(source, record) if cpu else served_model(source, record)
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".part")
     tmp.write_bytes(data)
     tmp.replace(target)
