@@ -146,10 +146,13 @@ async function plansGpu() {
 
 /** The file of `entry` that a backend runs. A model with a CPU form (`cpu` in
  *  models/index.json: int8 compute, about twice as fast on WASM) gives WASM that one; WebGPU
- *  has no int8 kernels and gets the main file. Each file is cached under its own key. */
+ *  has no int8 kernels and gets the main file. Each file is cached under its own key, and
+ *  storing one drops the other's copy (46 MB this device would not use). */
 export function fileFor(entry, gpu) {
-  if (gpu || !entry.cpu) return entry;
-  return { ...entry, ...entry.cpu, storeKey: `${entry.id}:cpu` };
+  if (!entry.cpu) return entry;
+  const cpuKey = `${entry.id}:cpu`;
+  if (gpu) return { ...entry, staleKeys: [cpuKey] };
+  return { ...entry, ...entry.cpu, storeKey: cpuKey, staleKeys: [entry.id] };
 }
 
 async function createSession(bytes, gpu) {

@@ -97,6 +97,8 @@ async function matches(record, entry) {
  * `warn(code, message)` reports cache problems; they never stop the model from loading.
  * `beforeDownload()`, when given, is awaited only when the model must be downloaded (not
  * when a verified copy is cached): the caller's way to let more urgent bytes go first.
+ * `entry.storeKey` (default: its id) names its IndexedDB record; `entry.staleKeys` are
+ * records deleted once it is stored.
  */
 export async function loadModel(entry, { progress, signal, warn, beforeDownload = null }) {
   // One record per file: a model's CPU and WebGPU files are kept side by side.
@@ -146,8 +148,10 @@ export async function loadModel(entry, { progress, signal, warn, beforeDownload 
   }
   if (db) {
     try {
-      await withStore(db, 'readwrite',
-        (s) => s.put({ id: key, sha256: entry.sha256, bytes: bytes.buffer, savedAt: Date.now() }));
+      await withStore(db, 'readwrite', (s) => {
+        for (const stale of entry.staleKeys || []) s.delete(stale);
+        return s.put({ id: key, sha256: entry.sha256, bytes: bytes.buffer, savedAt: Date.now() });
+      });
     } catch (error) {
       const full = error && (error.name === 'QuotaExceededError' || /quota/i.test(error.message));
       warn(full ? 'storage-full' : 'storage-unavailable', `could not cache ${entry.id}: ${error && error.message}`);

@@ -8,6 +8,10 @@ Usage::
         [--data ../shared/data/dev --data ../shared/data/soft]
     .venv/bin/python tests/bench/mixed_precision.py table [--every 4]
     .venv/bin/python tests/bench/mixed_precision.py check --variants g-all   # WASM vs native
+    .venv/bin/python tests/bench/mixed_precision.py export --variants g-all  # -> models/ranges/
+
+The variant ``cpu`` is the shipped CPU file (``fetch.runtime_model(..., "cpu")``, written by
+``offcut.onnx_qdq`` from the exported table): ``quality --variants cpu`` scores it.
 
 ``build`` makes a float32 IS-Net from the patched float16 file (``fetch.served_model(...,
 quantize=False)``), runs ``onnxruntime.quantization.quant_pre_process`` on it, and computes the
@@ -112,9 +116,10 @@ def session(path: Path, threads: int = 2):
 # --- models -------------------------------------------------------------------------------
 
 def served_path() -> Path:
-    """The served int8-weight file (what the app downloads)."""
+    """The int8-weight file (float compute: what WebGPU downloads, and WASM did before
+    the CPU file)."""
     rec = record()
-    return fetch.runtime_model(rec.raw, ROOT / ".cache")
+    return fetch.runtime_model(rec.raw, ROOT / ".cache", "gpu")
 
 
 def float32_path() -> Path:
@@ -280,10 +285,13 @@ def variant_path(name: str) -> Path:
     blocks in float), ``keep-A+B`` (those blocks in float); an ``s8-`` prefix: int8
     activations; a ``p-`` prefix: percentile ranges (:func:`percentile_ranges_path`); ``h-``:
     MinMax ranges in the encoder, percentile ranges in the decoder (:func:`hybrid_ranges_path`);
-    ``g-``: MinMax ranges only in ``conv_in`` and ``stage1``."""
+    ``g-``: MinMax ranges only in ``conv_in`` and ``stage1``. ``cpu``: the shipped CPU file
+    (``g-all``'s scales and zero points, written by :mod:`offcut.onnx_qdq`)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_static
 
+    if name == "cpu":  # the shipped CPU file, built by offcut.onnx_qdq from the pinned table
+        return fetch.runtime_model(record().raw, ROOT / ".cache", "cpu")
     target = STORE / f"{name}.onnx"
     if target.exists():
         return target
@@ -530,9 +538,29 @@ def table(every: int) -> None:
               f" | {f('sad_refined_pct', '+.1f')} |")
 
 
+def export_table(name: str) -> None:
+    """Write a variant's activation scales and zero points as offcut.onnx_qdq's table
+    (``models/ranges/isnet-medium.json``: how the shipped one was made from ``g-all``).
+    onnxruntime names a graph output's quantized input ``NAME_QuantizeLinear_Input``."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(variant_path(name))).graph
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    table = {node.input[0].removesuffix("_QuantizeLinear_Input"):
+             [float(values[node.input[1]]), int(values[node.input[2]])]
+             for node in graph.node if node.op_type == "QuantizeLinear"}
+    target = ROOT / "models" / "ranges" / "isnet-medium.json"
+    doc = json.loads(target.read_text()) if target.exists() else {"about": ""}
+    doc["activations"] = {k: table[k] for k in sorted(table)}
+    target.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"{len(table)} tensors -> {target.relative_to(ROOT)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("build", "speed", "quality", "table", "check"))
+    parser.add_argument("step", choices=("build", "speed", "quality", "table", "check",
+                                         "export"))
     parser.add_argument("--variants", default="all")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
@@ -556,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.step == "check":
         for name in names:
             check(name)
+    elif args.step == "export":
+        export_table(names[0])
     else:
         table(args.every)
     return 0
