@@ -375,12 +375,21 @@ def write_notices(out: Path, pyodide_entries: list[dict], models: list[dict]) ->
     for model in models:
         source = model["source"]
         lines += [
-            f"{model['title']} [{model['id']}], {model['bytes']} bytes, sha256 {model['sha256']}",
+            f"{model['title']} [{model['id']}], source {model['bytes']} bytes, sha256"
+            f" {model['source_sha256']}",
             f"  Licence: {model['licence']}. {model['licence_note']}",
             f"  Source: {source['registry']} package {source['package']} {source['version']}",
             f"  Upstream: {model['homepage']}",
-            "",
         ]
+        # The files browsers download, made by build.py from the source: its licence.
+        served = sum(part["bytes"] for part in model["parts"])
+        cpu = model.get("cpu")
+        lines.append(f"  Served{' for WebGPU' if cpu else ''}: {served} bytes,"
+                     f" sha256 {model['sha256']}")
+        if cpu:
+            lines.append(f"  Served for WASM (int8 compute): {cpu['bytes']} bytes,"
+                         f" sha256 {cpu['sha256']}")
+        lines.append("")
     out.write_text("\n".join(lines) + "\n")
 
 

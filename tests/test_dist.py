@@ -41,6 +41,11 @@ def test_notices_name_every_shipped_asset():
     for needle in ("Pyodide 0.27.7", "MPL-2.0", "numpy 2.0.2", "Pillow 10.2.0",
                    "onnxruntime-web 1.30.0", "u2netp", "Apache-2.0", "isnet-medium", "AGPL-3.0"):
         assert needle in notices, needle
+    # Each file a browser may download is named by its hash: Best's two, Fast's one.
+    for entry in json.loads((DIST / "models" / "index.json").read_text()):
+        assert entry["sha256"] in notices and entry["source_sha256"] in notices
+        if "cpu" in entry:
+            assert entry["cpu"]["sha256"] in notices
 
 
 def test_page_has_a_strict_csp_and_no_third_party_origin():

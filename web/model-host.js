@@ -174,8 +174,9 @@ async function createSession(bytes, gpu) {
 }
 
 // Single-thread WASM seconds for one run of each model here (stack-facts.md: u2netp ~2 s,
-// IS-Net medium 20-30 s); other models by size, at IS-Net's rate.
-const WASM_SECONDS = { u2netp: 3, 'isnet-medium': 30 };
+// IS-Net medium 20-30 s as float; its CPU file, int8, takes about half: docs/quality.md);
+// other models by size, at float IS-Net's rate.
+const WASM_SECONDS = { u2netp: 3, 'isnet-medium': 15 };
 const WASM_SECONDS_PER_MB = 0.35;
 
 /** How long the first automatic WebGPU run may take before WASM is the better choice:
