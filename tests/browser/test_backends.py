@@ -69,14 +69,30 @@ def webgpu_browser(playwright_instance):
     browser.close()
 
 
-def run_backends(browser, base_url: str, model_id: str, data: bytes, image: bytes):
+def run_backends(browser, base_url: str, model_id: str, data: bytes, image: bytes,
+                 cpu_data: bytes | None = None, asked: list | None = None):
+    """Each backend's result for the tiny model ``data``; ``cpu_data``: its CPU form (what
+    WASM should fetch instead, as Best's int8 file); ``asked`` collects the parts fetched."""
     context = browser.new_context()
     index = json.loads(context.request.get(base_url + "/models/index.json").body())
-    index.append(tiny_entry(model_id, data))
+    entry = tiny_entry(model_id, data)
+    files = {"000.bin": data}
+    if cpu_data is not None:
+        files["cpu-000.bin"] = cpu_data
+        entry["cpu"] = {"sha256": hashlib.sha256(cpu_data).hexdigest(), "bytes": len(cpu_data),
+                        "parts": [{"url": f"models/{model_id}/cpu-000.bin",
+                                   "bytes": len(cpu_data)}]}
+    index.append(entry)
     context.route("**/models/index.json", lambda route: route.fulfill(
         status=200, content_type="application/json", body=json.dumps(index)))
-    context.route(f"**/models/{model_id}/000.bin", lambda route: route.fulfill(
-        status=200, content_type="application/octet-stream", body=data))
+
+    def part(route):
+        name = route.request.url.rsplit("/", 1)[1]
+        if asked is not None:
+            asked.append(name)
+        route.fulfill(status=200, content_type="application/octet-stream", body=files[name])
+
+    context.route(f"**/models/{model_id}/*.bin", part)
     page = context.new_page()
     page.goto(base_url + "/NOTICES.txt")
     results = page.evaluate(
@@ -103,8 +119,21 @@ def run_backends(browser, base_url: str, model_id: str, data: bytes, image: byte
         }""",
         [model_id, base64.b64encode(image).decode()],
     )
+    results.append(page.evaluate(STORED_KEYS))
     context.close()
     return results
+
+
+#: The keys of the page's IndexedDB model records.
+STORED_KEYS = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('offcut', 1);
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const get = open.result.transaction('models').objectStore('models').getAllKeys();
+    get.onsuccess = () => resolve(get.result);
+    get.onerror = () => reject(get.error);
+  };
+})"""
 
 
 def alpha_of(png_b64: str) -> np.ndarray:
@@ -121,7 +150,8 @@ def small_photo() -> bytes:
 
 
 def test_webgpu_agrees_with_wasm(webgpu_browser, base_url, small_photo):
-    gpu, cpu = run_backends(webgpu_browser, base_url, "tiny-floor", tiny_model(0), small_photo)
+    gpu, cpu, _ = run_backends(webgpu_browser, base_url, "tiny-floor", tiny_model(0),
+                               small_photo)
     assert gpu["initBackend"] == "webgpu" and gpu["usedBackend"] == "webgpu", gpu["warnings"]
     assert not any(w.startswith("webgpu-failed") for w in gpu["warnings"])
     assert cpu["usedBackend"] == "wasm"
@@ -132,7 +162,24 @@ def test_webgpu_agrees_with_wasm(webgpu_browser, base_url, small_photo):
 def test_webgpu_failure_falls_back_to_wasm_and_still_processes(
     webgpu_browser, base_url, small_photo
 ):
-    gpu, cpu = run_backends(webgpu_browser, base_url, "tiny-ceil", tiny_model(1), small_photo)
+    gpu, cpu, _ = run_backends(webgpu_browser, base_url, "tiny-ceil", tiny_model(1), small_photo)
     assert any(w.startswith("webgpu-failed") for w in gpu["warnings"])
     assert gpu["usedBackend"] == "wasm"
     np.testing.assert_array_equal(alpha_of(gpu["png"]), alpha_of(cpu["png"]))
+
+
+def test_each_backend_fetches_its_own_file_and_keeps_only_it(webgpu_browser, base_url,
+                                                             small_photo):
+    """A model with a CPU form (Best's int8 file): WebGPU fetches the main file, WASM the CPU
+    one; each is stored under its own key, and storing one drops the other."""
+    asked = []
+    main = tiny_model(0)
+    cpu_form = main.replace(b"tiny", b"tinz")  # the graph's name: another file, same model
+    assert cpu_form != main
+    gpu, cpu, keys = run_backends(webgpu_browser, base_url, "tiny-two", main, small_photo,
+                                  cpu_data=cpu_form, asked=asked)
+    assert gpu["usedBackend"] == "webgpu" and cpu["usedBackend"] == "wasm", gpu["warnings"]
+    assert asked == ["000.bin", "cpu-000.bin"], asked  # each worker had an empty store
+    assert "tiny-two:cpu" in keys and "tiny-two" not in keys, keys
+    difference = np.abs(alpha_of(gpu["png"]) - alpha_of(cpu["png"]))
+    assert difference.max() <= 1
