@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from offcut import fetch
+from offcut import fetch, onnx_qdq
 from offcut.onnx_qdq import quantize_static
 from offcut.prepare import prepare
 from support import CACHE, ROOT
@@ -166,6 +166,26 @@ def test_the_build_is_deterministic_and_checks_its_table():
         quantize_static(data, {**table, "r1": (table["r1"][0], 3)})
 
 
+def test_a_big_sum_runs_in_strips_with_the_same_result(monkeypatch):
+    data = small_net(TensorProto.FLOAT16).SerializeToString()
+    table = calibrated_table()
+    whole = quantize_static(data, table)
+    monkeypatch.setattr(onnx_qdq, "SUM_STRIP_VALUES", 300)  # the residual sum has 1024
+    strips = quantize_static(data, table)
+    graph = onnx.load_from_string(strips).graph
+    ops = collections.Counter(n.op_type for n in graph.node)
+    assert ops["Sum"] == 4 and ops["Slice"] == 8 and ops["Concat"] == 2  # and the model's own
+    order = [n.op_type for n in graph.node]
+    first = order.index("Slice")  # strip by strip: each strip's nodes together
+    assert order[first:first + 12] == ["Slice", "DequantizeLinear"] * 2 \
+        + ["Sum", "QuantizeLinear"] + ["Slice", "DequantizeLinear"] * 2 \
+        + ["Sum", "QuantizeLinear"]
+    for seed in (21, 22):
+        x = photo_like(seed)
+        for a, b in zip(run(whole, x), run(strips, x), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 # --- IS-Net's CPU file -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -183,7 +203,9 @@ def test_the_cpu_file_is_pinned_reproducible_and_small(isnet_files):
     assert hashlib.sha256(cpu).hexdigest() == raw["served"]["cpu"]["sha256"]
     assert len(cpu) == raw["served"]["cpu"]["bytes"] <= 46_000_000
     ops = collections.Counter(n.op_type for n in onnx.load_from_string(cpu).graph.node)
-    assert ops["Conv"] == 119 and ops["QuantizeLinear"] == 259 and ops["Relu"] == 0
+    assert ops["Conv"] == 119 and ops["Relu"] == 0 and ops["Add"] == 0
+    # 259 activations, and the five big residual sums in 24 strips (each strip's own Q).
+    assert ops["QuantizeLinear"] == 259 - 5 + 24 and ops["Sum"] == 11 - 5 + 24
 
 
 def test_the_cpu_file_gives_the_webgpu_files_mask(isnet_files, records):

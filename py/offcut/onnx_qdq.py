@@ -159,18 +159,19 @@ def _value_name(data: bytes) -> str:
 
 
 def _topological(nodes: list[_Node], available: set[str]) -> list[_Node]:
-    """``nodes`` in an order where each runs after its inputs' producers (stable otherwise)."""
+    """``nodes`` in an order where each runs after its inputs' producers: each step takes the
+    first node in list order whose inputs are ready, so nodes listed together stay together
+    (a split ``Sum``'s strips run one after the other: see :func:`_split_sums`)."""
     done, ordered, waiting = set(available) | {""}, [], list(nodes)
     while waiting:
-        ready = [n for n in waiting if all(i in done for i in n.inputs)]
-        if not ready:
+        index = next((i for i, n in enumerate(waiting) if all(x in done for x in n.inputs)),
+                     None)
+        if index is None:
             missing = sorted({i for n in waiting for i in n.inputs if i not in done})[:5]
             raise ValueError(f"the graph has inputs no node or initializer gives: {missing}")
-        for node in ready:
-            done.update(node.outputs)
-        ordered += ready
-        ready_ids = {id(n) for n in ready}
-        waiting = [n for n in waiting if id(n) not in ready_ids]
+        node = waiting.pop(index)
+        done.update(node.outputs)
+        ordered.append(node)
     return ordered
 
 
@@ -222,7 +223,8 @@ def quantize_static(data: bytes, activations: dict[str, tuple[float, int]]) -> b
     nodes = _drop_relus(nodes, activations)
     nodes = [_sum_for_add(n) for n in nodes]
     nodes, tensors = _quantize(nodes, inputs, outputs, weights, activations)
-    tensors += [_tensor(name, value, _INT64) for name, value in sizes.items()]
+    nodes, bounds = _split_sums(nodes, shapes)
+    tensors += [_tensor(name, value, _INT64) for name, value in {**sizes, **bounds}.items()]
     nodes = _topological(nodes, set(inputs) | {_read_name(t) for t in tensors})
     kept = [(f, w, v) for f, w, v in graph
             if f not in (_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_VALUE_INFO)]
@@ -339,8 +341,62 @@ def _sum_for_add(node: _Node) -> _Node:
     return _Node("Sum", node.inputs, node.outputs, rest)
 
 
+#: A float ``Sum`` over more values than this runs in strips of rows (see _split_sums).
+SUM_STRIP_VALUES = 1 << 21
+
+
+def _split_sums(nodes: list[_Node], shapes: dict) -> tuple[list[_Node], dict]:
+    """Each big ``Sum`` (with its DQ inputs and its Q) done in strips of rows, the uint8
+    strips concatenated: the float32 copies of its inputs and output, 4 bytes a value, then
+    exist for one strip at a time, not for the whole tensor (in stage 1: three of 64 MiB each,
+    about 200 MiB at the peak). Value for value the same result. Returns the nodes (in
+    order: one strip after the other) and the int64 constants the slices read."""
+    users = _consumers(nodes)
+    producer = {o: n for n in nodes for o in n.outputs}
+    bounds: dict[str, np.ndarray] = {}
+    replaced: dict[int, list[_Node]] = {}  # id of a node -> the nodes in its place
+    for node in nodes:
+        shape = shapes.get(node.outputs[0])
+        if node.op != "Sum" or shape is None or int(np.prod(shape)) <= SUM_STRIP_VALUES:
+            continue
+        (quantize,) = users[node.outputs[0]]
+        rows = shape[2]
+        parts = min(rows, -(-int(np.prod(shape)) // SUM_STRIP_VALUES))
+        edges = [rows * k // parts for k in range(parts + 1)]
+        dequantizers = [producer[i] for i in node.inputs]
+        new, pieces = [], []
+        for k in range(parts):
+            start, end = f"rows.{edges[k]}", f"rows.{edges[k + 1]}"
+            bounds[start], bounds[end] = np.array([edges[k]]), np.array([edges[k + 1]])
+            bounds["rows.axis"] = np.array([2])
+            strip = f"{node.outputs[0]}/rows{k}"
+            floats = []
+            for j, dq in enumerate(dequantizers):
+                sliced = f"{strip}/in{j}.q"
+                new.append(_new_node("Slice", [dq.inputs[0], start, end, "rows.axis"], sliced))
+                floats.append(f"{strip}/in{j}")
+                new.append(_new_node("DequantizeLinear", [sliced, *dq.inputs[1:]], floats[-1]))
+            new.append(_new_node("Sum", floats, strip))
+            pieces.append(f"{strip}.q")
+            new.append(_new_node("QuantizeLinear", [strip, *quantize.inputs[1:]], pieces[-1]))
+        concat = _new_node("Concat", pieces, quantize.outputs[0])
+        concat.rest.append((_NODE_ATTRIBUTE, 2, _encode([
+            (_ATTRIBUTE_NAME, 2, b"axis"), (_ATTRIBUTE_I, 0, 2),
+            (_ATTRIBUTE_TYPE, 0, _ATTRIBUTE_TYPE_INT)])))
+        replaced[id(node)] = new + [concat]
+        replaced[id(quantize)] = []
+        for dq in dequantizers:  # a DQ that fed only this Sum goes
+            if len(users[dq.outputs[0]]) == 1:
+                replaced[id(dq)] = []
+    out = []
+    for node in nodes:
+        out += replaced.get(id(node), [node])
+    return out, bounds
+
+
 def _quantize(nodes, inputs, outputs, weights, activations):
-    """Q/DQ pairs on the activations, int8 weights and int32 biases behind DQ nodes."""
+    """Q/DQ pairs on the activations, int8 weights and int32 biases behind DQ nodes; each
+    new node listed next to the node it belongs to (the order onnxruntime runs them in)."""
     producer = {o: n for n in nodes for o in n.outputs}
     float_tensors = [n for n in inputs]
     float_tensors += [o for n in nodes if n.op in QUANTIZED_OPS for o in n.outputs]
@@ -349,7 +405,7 @@ def _quantize(nodes, inputs, outputs, weights, activations):
     if missing or extra:
         raise ValueError(f"activation table does not fit the graph: missing {missing[:3]}, "
                          f"unused {extra[:3]}")
-    tensors, added, dequantized = [], [], {}
+    tensors, after, before, dequantized = [], {}, {}, {}
     for name in float_tensors:
         scale, zero = activations[name]
         tensors.append(_tensor(f"{name}.scale", np.float32(scale), _FLOAT))
@@ -362,10 +418,10 @@ def _quantize(nodes, inputs, outputs, weights, activations):
             dequantized_name = name
         else:
             dequantized_name = f"{name}.dq"
-        added.append(_new_node("QuantizeLinear", [source, f"{name}.scale", f"{name}.zero"],
-                               f"{name}.q"))
-        added.append(_new_node("DequantizeLinear", [f"{name}.q", f"{name}.scale",
-                                                    f"{name}.zero"], dequantized_name))
+        after[source] = [
+            _new_node("QuantizeLinear", [source, f"{name}.scale", f"{name}.zero"], f"{name}.q"),
+            _new_node("DequantizeLinear", [f"{name}.q", f"{name}.scale", f"{name}.zero"],
+                      dequantized_name)]
         dequantized[name] = dequantized_name
     for node in nodes:
         node.inputs = [dequantized.get(i, i) for i in node.inputs]
@@ -382,8 +438,9 @@ def _quantize(nodes, inputs, outputs, weights, activations):
         tensors += [_tensor(f"{weight_name}.int8", q, _INT8),
                     _tensor(f"{weight_name}.scale", scale, _FLOAT),
                     _tensor(f"{weight_name}.zero", np.zeros(channels, np.int8), _INT8)]
-        added.append(_new_node("DequantizeLinear", [f"{weight_name}.int8", f"{weight_name}.scale",
-                                                    f"{weight_name}.zero"], weight_name, axis=0))
+        before[id(node)] = [_new_node("DequantizeLinear", [f"{weight_name}.int8",
+                                   f"{weight_name}.scale", f"{weight_name}.zero"], weight_name,
+                                   axis=0)]
         used.add(weight_name)
         if len(node.inputs) > 2 and node.inputs[2]:
             bias_name = node.inputs[2]
@@ -393,10 +450,15 @@ def _quantize(nodes, inputs, outputs, weights, activations):
             tensors += [_tensor(f"{bias_name}.int32", bias.astype(np.int32), _INT32),
                         _tensor(f"{bias_name}.scale", bias_scale, _FLOAT),
                         _tensor(f"{bias_name}.zero", np.zeros(channels, np.int32), _INT32)]
-            added.append(_new_node("DequantizeLinear", [f"{bias_name}.int32", f"{bias_name}.scale",
-                                                        f"{bias_name}.zero"], bias_name, axis=0))
+            before[id(node)].append(_new_node("DequantizeLinear", [f"{bias_name}.int32",
+                                              f"{bias_name}.scale", f"{bias_name}.zero"],
+                                              bias_name, axis=0))
             used.add(bias_name)
     left = sorted(set(weights) - used)
     if left:
         raise ValueError(f"initializers outside a Conv's weight or bias: {left[:3]}")
-    return nodes + added, tensors
+    ordered = [n for name in inputs for n in after[name]]
+    for node in nodes:
+        ordered += before.get(id(node), []) + [node]
+        ordered += [n for name in node.outputs for n in after.get(name, [])]
+    return ordered, tensors
