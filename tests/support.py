@@ -55,3 +55,19 @@ def write_files(folder: Path, files) -> Path:
     for name, data in files:
         (folder / name).write_bytes(data)
     return folder
+
+
+def astronaut_outputs(models: list[bytes], record) -> list[np.ndarray]:
+    """Each ONNX model's raw output, flat float32, on scikit-image's astronaut prepared for
+    ``record`` (a public-domain photo, there on a fresh clone): onnxruntime, 2 threads."""
+    import onnxruntime as ort
+    from skimage import data
+
+    from offcut.prepare import prepare
+
+    feed = prepare(data.astronaut(), record)[:1]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    return [ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            .run(None, {record.input_name: feed})[record.output_index].reshape(-1)
+            for model in models]

@@ -12,8 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from offcut import fetch, onnx_qdq
 from offcut.onnx_qdq import quantize_static
-from offcut.prepare import prepare
-from support import CACHE, ROOT
+from support import CACHE, ROOT, astronaut_outputs
 
 SIDE = 16
 
@@ -209,16 +208,8 @@ def test_the_cpu_file_is_pinned_reproducible_and_small(isnet_files):
 
 
 def test_the_cpu_file_gives_the_webgpu_files_mask(isnet_files, records):
-    from skimage import data
-
     _, gpu, cpu = isnet_files
-    record = records["isnet-medium"]
-    feed = prepare(data.astronaut(), record)[:1]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    outputs = [ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-               .run(None, {record.input_name: feed})[record.output_index].reshape(-1)
-               for model in (gpu, cpu)]
+    outputs = astronaut_outputs([gpu, cpu], records["isnet-medium"])
     diff = np.abs(outputs[1] - outputs[0])
     masks = [output > 0.5 for output in outputs]
     # Measured on this photo: max 0.18, mean 1.5e-3, 0.055% of the pixels on the other side

@@ -11,8 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from offcut import fetch
 from offcut.onnx_quantize import LEVELS, conv_weights, quantize_channels, quantize_weights
-from offcut.prepare import prepare
-from support import CACHE, ROOT
+from support import CACHE, ROOT, astronaut_outputs
 
 #: The issue's budget for the served file.
 MAX_BYTES = 46_000_000
@@ -180,16 +179,8 @@ def test_every_served_weight_is_within_half_a_step_of_the_float16_one(isnet):
 
 
 def test_the_int8_model_gives_the_float16_models_mask(isnet, records):
-    from skimage import data
-
     _, float16, int8 = isnet
-    record = records["isnet-medium"]
-    feed = prepare(data.astronaut(), record)[:1]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    outputs = [ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-               .run(None, {record.input_name: feed})[record.output_index].reshape(-1)
-               for model in (float16, int8)]
+    outputs = astronaut_outputs([float16, int8], records["isnet-medium"])
     diff = np.abs(outputs[1] - outputs[0])
     # Measured on this photo: max 0.022, mean 1.3e-4, 32 of 1M pixels on the other side of
     # 0.5 (with every weight int8: 0.029, 3.3e-4 and 58).

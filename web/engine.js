@@ -43,13 +43,13 @@ function onWarning(warning) {
   ui.notices.warn(warning);
 }
 
-/** (Re)start the worker and load the chosen model; `then` runs once it is ready. */
 let firstStartSettled;
 /** Settles when the page's first engine start has (ready or failed): on a first visit the
  *  service worker registers then (ui/service-worker.js), so that its precache finds the
  *  runtime in the HTTP cache instead of downloading it a second time beside the worker. */
 export const firstStart = new Promise((resolve) => { firstStartSettled = resolve; });
 
+/** (Re)start the worker and load the chosen model; `then` runs once it is ready. */
 export async function startEngine({ then } = {}) {
   cancelJob({ revert: false });
   state.worker?.terminate();

@@ -72,11 +72,11 @@ async function start(id, payload, progress) {
     ...model,
     // `downloadBytes`: what the parts of the file this backend runs weigh (Best's int8 files
     // are half its source's `bytes`); the page shows it where the user chooses a model.
-    models: models.models().map(({ parts, cpu, ...record }) => ({
-      ...record,
-      downloadBytes: models.fileFor({ parts, cpu }, models.backend() === 'webgpu').parts
-        .reduce((sum, part) => sum + part.bytes, 0),
-    })),
+    models: models.models().map((entry) => {
+      const { parts, cpu, ...record } = entry;
+      const file = models.fileFor(entry, models.backend() === 'webgpu');
+      return { ...record, downloadBytes: file.parts.reduce((sum, part) => sum + part.bytes, 0) };
+    }),
     smallestModelId: models.smallestModel().id,
     crossOriginIsolated: self.crossOriginIsolated,
     timings: { ...model.timings, ...pythonTimings, ready: seconds(t0) },

@@ -29,15 +29,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from offcut.onnx_quantize import quantize_channels
-from offcut.onnx_resize import _encode, _fields
+from offcut.onnx_quantize import _tensor as _raw_tensor
+from offcut.onnx_quantize import int_attribute, quantize_channels
+from offcut.onnx_resize import _encode, _fields, _varint
 
 # Field numbers from onnx.proto3.
 _MODEL_GRAPH = 7
 _GRAPH_NODE, _GRAPH_INITIALIZER = 1, 5
 _GRAPH_INPUT, _GRAPH_OUTPUT, _GRAPH_VALUE_INFO = 11, 12, 13
 _NODE_INPUT, _NODE_OUTPUT, _NODE_NAME, _NODE_OP_TYPE, _NODE_ATTRIBUTE = 1, 2, 3, 4, 5
-_ATTRIBUTE_NAME, _ATTRIBUTE_I, _ATTRIBUTE_T, _ATTRIBUTE_TYPE, _ATTRIBUTE_TYPE_INT = 1, 3, 5, 20, 2
+_ATTRIBUTE_NAME, _ATTRIBUTE_I, _ATTRIBUTE_T = 1, 3, 5
 _TENSOR_DIMS, _TENSOR_DATA_TYPE, _TENSOR_INT64_DATA, _TENSOR_NAME, _TENSOR_RAW_DATA = 1, 2, 7, 8, 9
 _VALUE_NAME, _VALUE_TYPE, _TYPE_TENSOR = 1, 2, 1
 _TENSOR_TYPE_SHAPE, _SHAPE_DIM, _DIM_VALUE = 2, 1, 1
@@ -67,18 +68,18 @@ class _Node:
 def _new_node(op: str, inputs: list[str], output: str, axis: int | None = None) -> _Node:
     rest = [(_NODE_NAME, 2, f"{output}/{op}".encode()), (_NODE_OP_TYPE, 2, op.encode())]
     if axis is not None:
-        rest.append((_NODE_ATTRIBUTE, 2, _encode([
-            (_ATTRIBUTE_NAME, 2, b"axis"), (_ATTRIBUTE_I, 0, axis),
-            (_ATTRIBUTE_TYPE, 0, _ATTRIBUTE_TYPE_INT)])))
+        rest.append((_NODE_ATTRIBUTE, 2, int_attribute(b"axis", axis)))
     return _Node(op, inputs, [output], rest)
 
 
 def _tensor(name: str, array: np.ndarray, data_type: int) -> bytes:
     array = np.asarray(array, _NUMPY[data_type])  # 0-d stays 0-d: a scalar, as fusions want
-    fields = [(_TENSOR_DIMS, 0, d) for d in array.shape]
-    fields += [(_TENSOR_DATA_TYPE, 0, data_type), (_TENSOR_NAME, 2, name.encode()),
-               (_TENSOR_RAW_DATA, 2, array.tobytes())]
-    return _encode(fields)
+    return _raw_tensor(name.encode(), data_type, array.shape, array.tobytes())
+
+
+def _signed(value: int) -> int:
+    """A protobuf int64 varint's value (negative numbers are stored as 2**64 + n)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _read_tensor(data: bytes) -> tuple[str, np.ndarray]:
@@ -94,25 +95,13 @@ def _read_tensor(data: bytes) -> tuple[str, np.ndarray]:
     values = []
     for f, w, v in fields:
         if f == _TENSOR_INT64_DATA and w == 0:
-            values.append(v - (1 << 64) if v >= 1 << 63 else v)
-        elif f == _TENSOR_INT64_DATA:  # packed
-            values += list(np.frombuffer(_packed_varints(v), "<i8"))
+            values.append(_signed(v))
+        elif f == _TENSOR_INT64_DATA:  # packed: varints one after the other
+            offset = 0
+            while offset < len(v):
+                value, offset = _varint(v, offset)
+                values.append(_signed(value))
     return name, np.array(values, np.int64).reshape(dims)
-
-
-def _packed_varints(data: bytes) -> bytes:
-    values, offset = [], 0
-    while offset < len(data):
-        value = shift = 0
-        while True:
-            byte = data[offset]
-            offset += 1
-            value |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        values.append(value - (1 << 64) if value >= 1 << 63 else value)
-    return np.array(values, "<i8").tobytes()
 
 
 def _attribute(node: _Node, name: str):
@@ -124,7 +113,7 @@ def _attribute(node: _Node, name: str):
             continue
         for k, _, v in fields:
             if k == _ATTRIBUTE_I:
-                return v - (1 << 64) if v >= 1 << 63 else v
+                return _signed(v)
             if k == _ATTRIBUTE_T:
                 return _read_tensor(v)[1]
     return None
@@ -379,11 +368,7 @@ def _split_sums(nodes: list[_Node], shapes: dict) -> tuple[list[_Node], dict]:
             new.append(_new_node("Sum", floats, strip))
             pieces.append(f"{strip}.q")
             new.append(_new_node("QuantizeLinear", [strip, *quantize.inputs[1:]], pieces[-1]))
-        concat = _new_node("Concat", pieces, quantize.outputs[0])
-        concat.rest.append((_NODE_ATTRIBUTE, 2, _encode([
-            (_ATTRIBUTE_NAME, 2, b"axis"), (_ATTRIBUTE_I, 0, 2),
-            (_ATTRIBUTE_TYPE, 0, _ATTRIBUTE_TYPE_INT)])))
-        replaced[id(node)] = new + [concat]
+        replaced[id(node)] = new + [_new_node("Concat", pieces, quantize.outputs[0], axis=2)]
         replaced[id(quantize)] = []
         for dq in dequantizers:  # a DQ that fed only this Sum goes
             if len(users[dq.outputs[0]]) == 1:
@@ -425,11 +410,12 @@ def _quantize(nodes, inputs, outputs, weights, activations):
         dequantized[name] = dequantized_name
     for node in nodes:
         node.inputs = [dequantized.get(i, i) for i in node.inputs]
+    activation_of = {v: k for k, v in dequantized.items()}
     used = set()
     for node in nodes:
         if node.op != "Conv":
             continue
-        source = next((k for k, v in dequantized.items() if v == node.inputs[0]), None)
+        source = activation_of.get(node.inputs[0])
         if source is None:
             raise ValueError(f"a Conv reads {node.inputs[0]!r}, which has no Q/DQ pair")
         weight_name = node.inputs[1]

@@ -83,11 +83,14 @@ def _node(op_type: bytes, inputs: list[bytes], output: bytes, ints: dict[bytes, 
     fields = [(_NODE_INPUT, 2, name) for name in inputs]
     fields += [(_NODE_OUTPUT, 2, output), (_NODE_NAME, 2, output + b"_" + op_type),
                (_NODE_OP_TYPE, 2, op_type)]
-    for key, value in ints.items():
-        attribute = _encode([(_ATTRIBUTE_NAME, 2, key), (_ATTRIBUTE_I, 0, value),
-                             (_ATTRIBUTE_TYPE, 0, _ATTRIBUTE_TYPE_INT)])
-        fields.append((_NODE_ATTRIBUTE, 2, attribute))
+    fields += [(_NODE_ATTRIBUTE, 2, int_attribute(key, value)) for key, value in ints.items()]
     return _encode(fields)
+
+
+def int_attribute(name: bytes, value: int) -> bytes:
+    """An encoded AttributeProto holding the non-negative int ``value``."""
+    return _encode([(_ATTRIBUTE_NAME, 2, name), (_ATTRIBUTE_I, 0, value),
+                    (_ATTRIBUTE_TYPE, 0, _ATTRIBUTE_TYPE_INT)])
 
 
 def _default_opset(model: list) -> int:
